@@ -1,0 +1,228 @@
+"""`hearth`: run, migrate and administer Hearth."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from services.embedded import DEV_TENANT, distributed_host, embedded_host, sqlite_url
+from services.registry import SERVICES
+from shared.db.engine import Database
+from shared.db.migrations import upgrade
+from shared.events.schema import render_docs, write_docs
+from shared.observability.logging import configure_logging
+from shared.tenancy.repository import (
+    TenantExists,
+    UnknownTenant,
+    create_key,
+    create_tenant,
+    migrate_tenancy,
+    tenant_exists,
+)
+
+app = typer.Typer(help="Hearth: a self-hosted backend for online communities.", no_args_is_help=True)
+admin = typer.Typer(help="Tenants and API keys.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+console = Console(stderr=True)
+
+VERSION = "0.1.0"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DataDir = Annotated[Path, typer.Option(help="Where the embedded mode keeps its SQLite files.")]
+
+
+@app.command()
+def dev(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
+    data_dir: DataDir = Path(".hearth"),
+    log_level: str = "INFO",
+) -> None:
+    """Run all four services in one process: in-memory bus, SQLite under ./.hearth/."""
+    configure_logging(log_level)
+    asyncio.run(_bootstrap_dev(data_dir))
+    hosted = embedded_host(data_dir)
+    console.print(f"[bold]Hearth[/] embedded on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run(hosted.create_app(), host=host, port=port, log_config=None, access_log=False)
+
+
+async def _bootstrap_dev(data_dir: Path) -> None:
+    """On the first start, create tenant `dev` and an admin key; print and save the key."""
+    db = Database(sqlite_url(data_dir / "hearth.db"), schema="hearth")
+    try:
+        await migrate_tenancy(db)
+        if await tenant_exists(db, DEV_TENANT):
+            key_file = data_dir / "dev-api-key"
+            if key_file.exists():
+                console.print(f"admin API key of tenant [bold]{DEV_TENANT}[/] is in {key_file}")
+            return
+        await create_tenant(db, DEV_TENANT, "Development")
+        key = await create_key(db, tenant_id=DEV_TENANT, name="dev admin", scopes=["admin"])
+    finally:
+        await db.dispose()
+    key_file = data_dir / "dev-api-key"
+    key_file.write_text(key + "\n", encoding="utf-8")
+    key_file.chmod(0o600)
+    console.print(f"created tenant [bold]{DEV_TENANT}[/]; admin API key (saved to {key_file}):")
+    print(key, flush=True)
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="ingest | moderation | gamification | insights")],
+    host: Annotated[str | None, typer.Option(help="Overrides HEARTH_<SERVICE>_HOST.")] = None,
+    port: Annotated[int | None, typer.Option(help="Overrides HEARTH_<SERVICE>_PORT.")] = None,
+) -> None:
+    """Run one service on Kafka and PostgreSQL (the distributed mode)."""
+    serve_service(service, host=host, port=port)
+
+
+def serve_service(service: str, *, host: str | None = None, port: int | None = None) -> None:
+    """Run one service until interrupted."""
+    if service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}[/]; choose from {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    settings = _settings_of(service)
+    configure_logging(settings.log_level)
+    hosted = distributed_host(
+        service,
+        database_url=settings.database.url,
+        bootstrap_servers=settings.kafka.bootstrap_servers,
+        partitions=settings.kafka.partitions,
+        replication_factor=settings.kafka.replication_factor,
+        linger_ms=settings.kafka.linger_ms,
+    )
+    uvicorn.run(
+        hosted.create_app(),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_config=None,
+        access_log=False,
+    )
+
+
+def _settings_of(service: str):  # type: ignore[no-untyped-def]
+    module = __import__(f"services.{service}.settings", fromlist=["Settings"])
+    return module.Settings()
+
+
+@app.command()
+def migrate(
+    service: Annotated[str, typer.Argument(help="a service name, or all")] = "all",
+    database_url: Annotated[str | None, typer.Option(envvar="DATABASE_URL")] = None,
+) -> None:
+    """Apply database migrations (PostgreSQL: one schema per service)."""
+    names = list(SERVICES) if service == "all" else [service]
+    url = database_url or _settings_of(names[0]).database.url
+
+    async def run() -> None:
+        tenancy = Database(url, schema="hearth")
+        await migrate_tenancy(tenancy)
+        await tenancy.dispose()
+        for name in names:
+            db = Database(url, schema=name)
+            await upgrade(db, SERVICES[name].migrations)
+            await db.dispose()
+            console.print(f"migrated [bold]{name}[/]")
+
+    asyncio.run(run())
+
+
+@app.command()
+def schema(
+    check: Annotated[bool, typer.Option(help="Fail if docs/ differs from the code.")] = False,
+    docs_dir: Path = REPO_ROOT / "docs",
+) -> None:
+    """Write JSON Schema and the AsyncAPI document for every topic into docs/."""
+    if check:
+        stale = [
+            relative
+            for relative, text in render_docs(VERSION).items()
+            if not (docs_dir / relative).exists()
+            or (docs_dir / relative).read_text(encoding="utf-8") != text
+        ]
+        if stale:
+            console.print(f"[red]out of date:[/] {', '.join(stale)} — run `hearth schema`")
+            raise typer.Exit(1)
+        console.print("event contracts are up to date")
+        return
+    for path in write_docs(docs_dir, VERSION):
+        console.print(f"wrote {path}")
+
+
+def _tenancy_db(database_url: str | None, data_dir: Path | None) -> Database:
+    if database_url:
+        return Database(database_url, schema="hearth")
+    return Database(sqlite_url((data_dir or Path(".hearth")) / "hearth.db"), schema="hearth")
+
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(envvar="DATABASE_URL", help="PostgreSQL URL; default: the embedded SQLite."),
+]
+
+
+@admin.command("create-tenant")
+def create_tenant_command(
+    tenant_id: Annotated[str, typer.Argument(help="Short id, e.g. acme")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """Create a tenant."""
+
+    async def run() -> None:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            await create_tenant(db, tenant_id, name or tenant_id)
+        finally:
+            await db.dispose()
+
+    try:
+        asyncio.run(run())
+    except TenantExists:
+        console.print(f"[red]tenant {tenant_id!r} already exists[/]")
+        raise typer.Exit(1) from None
+    console.print(f"created tenant [bold]{tenant_id}[/]")
+
+
+@admin.command("create-key")
+def create_key_command(
+    tenant: Annotated[str, typer.Option(help="Tenant the key acts for")],
+    scope: Annotated[list[str], typer.Option(help="Scope, repeatable: admin, events:write …")],
+    name: Annotated[str, typer.Option(help="What the key is for")] = "api key",
+    community: Annotated[
+        list[str] | None, typer.Option(help="Restrict to a community id, repeatable")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """Create an API key; it is printed once and stored only hashed."""
+
+    async def run() -> str:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            return await create_key(
+                db, tenant_id=tenant, name=name, scopes=scope, community_ids=community or None
+            )
+        finally:
+            await db.dispose()
+
+    try:
+        key = asyncio.run(run())
+    except UnknownTenant:
+        console.print(f"[red]no tenant {tenant!r}[/]; create it with `hearth admin create-tenant`")
+        raise typer.Exit(1) from None
+    console.print("API key (shown once):")
+    sys.stdout.write(key + "\n")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,47 @@
+"""The embedded default: all four services in one process, in-memory bus, SQLite files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.registry import SERVICES
+from shared.bus.memory import InMemoryBus
+from shared.db.engine import Database
+from shared.host import Host
+from shared.service import ServiceSpec
+
+DEV_TENANT = "dev"
+
+
+def sqlite_url(path: Path) -> str:
+    """An aiosqlite URL for a file."""
+    return f"sqlite+aiosqlite:///{path.resolve()}"
+
+
+def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = None) -> Host:
+    """A Host running every service on the in-memory bus with one SQLite file each."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    chosen = services or SERVICES
+    hosted = [
+        (spec, Database(sqlite_url(data_dir / f"{name}.db"), schema=name))
+        for name, spec in chosen.items()
+    ]
+    return Host(
+        hosted,
+        bus=InMemoryBus(),
+        tenancy_db=Database(sqlite_url(data_dir / "hearth.db"), schema="hearth"),
+    )
+
+
+def distributed_host(name: str, *, database_url: str, bootstrap_servers: str, **kafka: object) -> Host:
+    """A Host running one service on Kafka and its PostgreSQL schema."""
+    from shared.bus.kafka import KafkaBus
+
+    spec = SERVICES[name]
+    bus = KafkaBus(bootstrap_servers, client_id=f"hearth-{name}", **kafka)  # type: ignore[arg-type]
+    return Host(
+        [(spec, Database(database_url, schema=name))],
+        bus=bus,
+        tenancy_db=Database(database_url, schema="hearth", pool_size=2),
+        title=f"Hearth {name}",
+    )

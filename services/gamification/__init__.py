@@ -1,0 +1,1 @@
+"""Gamification: Idempotent points ledger, badges, levels, streaks, leaderboards, core members."""

@@ -1,0 +1,1 @@
+"""Pure gamification logic: no Kafka, HTTP or SQL imports."""

@@ -1,0 +1,1 @@
+"""Ingest: Platform connectors in, decisions out, member identity, integrator API."""

@@ -1,0 +1,1 @@
+"""Insights: Feedback clustered by meaning, labelled and routed; monthly retrospectives."""

@@ -1,0 +1,19 @@
+"""The insights service: its spec, and its app when it runs alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.insights.api import router
+from services.insights.handlers import HANDLERS
+from services.insights.tables import metadata
+from shared.service import ServiceSpec
+
+SPEC = ServiceSpec(
+    name="insights",
+    metadata=metadata,
+    handlers=HANDLERS,
+    migrations=Path(__file__).parent / "migrations",
+    routers=(router,),
+    description="Feedback clustered by meaning, labelled and routed; monthly retrospectives.",
+)

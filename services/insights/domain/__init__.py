@@ -1,0 +1,1 @@
+"""Pure insights logic: no Kafka, HTTP or SQL imports."""

@@ -1,0 +1,1 @@
+"""Moderation: Rules and offline ML, decisions, sanctions, review queue, audit log, appeals."""

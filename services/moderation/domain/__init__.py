@@ -1,0 +1,1 @@
+"""Pure moderation logic: no Kafka, HTTP or SQL imports."""

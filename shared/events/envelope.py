@@ -1,0 +1,125 @@
+"""CloudEvents 1.0 envelope and its Kafka protocol binding (binary content mode).
+
+In binary mode the event attributes travel as `ce_*` headers and the body is the
+JSON payload alone, so consumers that do not know CloudEvents still read plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from ulid import ULID
+
+SPEC_VERSION = "1.0"
+JSON_CONTENT_TYPE = "application/json"
+CE_PREFIX = "ce_"
+
+# Attributes written as headers besides `data`; extensions are lower-case alnum by spec.
+_CORE = ("specversion", "id", "source", "type", "subject", "time", "dataschema")
+_EXTENSIONS = ("tenantid", "partitionkey", "traceparent", "communityid")
+
+Headers = Sequence[tuple[str, bytes]]
+
+
+class EnvelopeError(ValueError):
+    """A Kafka record that is not a valid CloudEvent in binary mode."""
+
+
+def new_event_id() -> str:
+    """Return a new ULID string: unique and sortable by creation time."""
+    return str(ULID())
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """A CloudEvents 1.0 event with Hearth's extension attributes."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str = Field(default_factory=new_event_id, min_length=1)
+    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /hearth/ingest")
+    type: str = Field(min_length=1, description="Reverse-DNS event type, e.g. community.message.created")
+    specversion: str = SPEC_VERSION
+    subject: str | None = None
+    time: datetime = Field(default_factory=utcnow)
+    datacontenttype: str = JSON_CONTENT_TYPE
+    dataschema: str | None = None
+    tenantid: str | None = None
+    communityid: str | None = None
+    partitionkey: str | None = None
+    traceparent: str | None = None
+    data: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("specversion")
+    @classmethod
+    def _known_version(cls, value: str) -> str:
+        if value != SPEC_VERSION:
+            raise ValueError(f"unsupported CloudEvents specversion {value!r}")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    def to_kafka(self) -> tuple[bytes | None, bytes, list[tuple[str, bytes]]]:
+        """Encode as (key, value, headers) in the CloudEvents Kafka binary mode."""
+        attributes = self.model_dump(mode="json", exclude={"data", "datacontenttype"})
+        headers = [
+            (CE_PREFIX + name, str(attributes[name]).encode())
+            for name in (*_CORE, *_EXTENSIONS)
+            if attributes.get(name) is not None
+        ]
+        headers.append(("content-type", self.datacontenttype.encode()))
+        key = self.partitionkey.encode() if self.partitionkey else None
+        body = json.dumps(self.data, separators=(",", ":"), ensure_ascii=False).encode()
+        return key, body, headers
+
+    @classmethod
+    def from_kafka(cls, key: bytes | None, value: bytes, headers: Headers) -> Envelope:
+        """Decode a binary-mode record; raise EnvelopeError when it is not a CloudEvent."""
+        found = _ce_headers(headers)
+        if "specversion" not in found or "id" not in found or "type" not in found:
+            raise EnvelopeError("missing ce_specversion, ce_id or ce_type header")
+        try:
+            data = json.loads(value) if value else {}
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise EnvelopeError(f"body is not JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise EnvelopeError("body must be a JSON object")
+        if key is not None and "partitionkey" not in found:
+            found["partitionkey"] = key.decode(errors="replace")
+        content_type = _header(headers, "content-type") or JSON_CONTENT_TYPE
+        try:
+            return cls.model_validate({**found, "datacontenttype": content_type, "data": data})
+        except ValueError as exc:
+            raise EnvelopeError(str(exc)) from exc
+
+
+def _ce_headers(headers: Headers) -> dict[str, str]:
+    wanted = set(_CORE) | set(_EXTENSIONS)
+    found: dict[str, str] = {}
+    for name, raw in headers:
+        if name.startswith(CE_PREFIX) and name[len(CE_PREFIX) :] in wanted:
+            found[name[len(CE_PREFIX) :]] = raw.decode(errors="replace")
+    return found
+
+
+def _header(headers: Headers, name: str) -> str | None:
+    for key, raw in headers:
+        if key.lower() == name:
+            return raw.decode(errors="replace")
+    return None
+
+
+def header_map(headers: Headers) -> Mapping[str, str]:
+    """Return the headers as a str→str mapping (last value wins)."""
+    return {name: raw.decode(errors="replace") for name, raw in headers}

@@ -1,0 +1,173 @@
+"""Payloads of the topics other than community.events.v1."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.community import Platform
+from shared.events.envelope import new_event_id, utcnow
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    event_id: str = Field(default_factory=new_event_id)
+    tenant_id: str = Field(min_length=1)
+    occurred_at: datetime = Field(default_factory=utcnow)
+
+
+# members.identity.v1 -------------------------------------------------------
+
+
+class IdentityEventType(StrEnum):
+    """Changes to who is who across platforms."""
+
+    MEMBER_CREATED = "members.member.created"
+    IDENTITY_LINKED = "members.identity.linked"
+    IDENTITY_UNLINKED = "members.identity.unlinked"
+    MEMBERS_MERGED = "members.members.merged"
+    MEMBERS_UNMERGED = "members.members.unmerged"
+
+
+class Identity(BaseModel):
+    """One platform account of a member."""
+
+    model_config = ConfigDict(frozen=True)
+
+    platform: Platform
+    platform_user_id: str
+    username: str | None = None
+    is_bot: bool = False
+
+
+class IdentityEvent(_Payload):
+    """A member was created, linked, merged or unmerged; other services re-key on it."""
+
+    type: IdentityEventType
+    member_id: str = Field(description="the surviving or affected member")
+    identities: list[Identity] = Field(default_factory=list)
+    merged_member_ids: list[str] = Field(
+        default_factory=list, description="members folded into member_id (merge) or split out"
+    )
+    reason: str | None = None
+
+
+# moderation.decisions.v1 ---------------------------------------------------
+
+
+class DecisionEventType(StrEnum):
+    """What moderation concluded about content."""
+
+    DECISION_MADE = "moderation.decision.made"
+    CONTENT_REMOVED = "moderation.content.removed"
+    CONTENT_RESTORED = "moderation.content.restored"
+
+
+class Verdict(StrEnum):
+    """The outcome for one message."""
+
+    ALLOW = "allow"
+    REVIEW = "review"
+    REMOVE = "remove"
+
+
+class ModerationDecision(_Payload):
+    """One decision per message: verdict, reasons and classifier scores."""
+
+    type: DecisionEventType
+    community_id: str
+    subject_event_id: str = Field(description="the community event judged")
+    member_id: str | None = None
+    verdict: Verdict
+    reasons: list[str] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict)
+
+
+# moderation.actions.v1 -----------------------------------------------------
+
+
+class ActionEventType(StrEnum):
+    """Commands moderation sends to platform connectors."""
+
+    ACTION_REQUESTED = "moderation.action.requested"
+
+
+class ActionKind(StrEnum):
+    """What to do on the platform."""
+
+    DELETE = "delete"
+    HIDE = "hide"
+    WARN = "warn"
+    MUTE = "mute"
+    BAN = "ban"
+    UNBAN = "unban"
+
+
+class ModerationAction(_Payload):
+    """A command for the connector of `platform` to carry out."""
+
+    type: ActionEventType = ActionEventType.ACTION_REQUESTED
+    action_id: str = Field(default_factory=new_event_id)
+    community_id: str
+    platform: Platform
+    action: ActionKind
+    channel_id: str | None = None
+    message_id: str | None = None
+    platform_user_id: str | None = None
+    duration_seconds: int | None = Field(default=None, ge=1)
+    reason: str | None = None
+
+
+# gamification.awards.v1 ----------------------------------------------------
+
+
+class AwardEventType(StrEnum):
+    """Changes to a member's standing."""
+
+    POINTS_AWARDED = "gamification.points.awarded"
+    POINTS_REVOKED = "gamification.points.revoked"
+    BADGE_AWARDED = "gamification.badge.awarded"
+    LEVEL_CHANGED = "gamification.level.changed"
+    CORE_MEMBER_CHANGED = "gamification.core_member.changed"
+
+
+class AwardEvent(_Payload):
+    """Points, a badge, a level or core-member status changed for a member."""
+
+    type: AwardEventType
+    community_id: str
+    member_id: str
+    points: int = 0
+    badge: str | None = None
+    level: int | None = None
+    core_member: bool | None = None
+    source_event_id: str | None = Field(default=None, description="the activity that earned it")
+    rule_id: str | None = None
+
+
+# insights.v1 ---------------------------------------------------------------
+
+
+class InsightEventType(StrEnum):
+    """What insights learned from member feedback."""
+
+    CLUSTER_CREATED = "insights.cluster.created"
+    CLUSTER_UPDATED = "insights.cluster.updated"
+    INSIGHT_ROUTED = "insights.insight.routed"
+    RETROSPECTIVE_PUBLISHED = "insights.retrospective.published"
+
+
+class InsightEvent(_Payload):
+    """A feedback cluster changed, was routed to a team, or a retrospective was published."""
+
+    type: InsightEventType
+    community_id: str
+    cluster_id: str | None = None
+    label: str | None = None
+    size: int | None = Field(default=None, ge=0)
+    routed_to: str | None = Field(default=None, description="product, smm or community")
+    summary: dict[str, Any] = Field(default_factory=dict)

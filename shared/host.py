@@ -1,0 +1,171 @@
+"""Runs one or several services in a process: the HTTP app, consumers and outbox relays.
+
+`hearth serve <service>` hosts one service on Kafka and PostgreSQL; `hearth dev` hosts
+all four on the in-memory bus and SQLite. Same code path, different adapters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+
+from fastapi import FastAPI
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from shared.api.health import health_router
+from shared.api.problems import install_problem_handlers
+from shared.bus.port import Bus, BusUnavailable
+from shared.bus.runtime import ConsumerRuntime, RetryPolicy
+from shared.db.consuming import idempotent_processor
+from shared.db.engine import Database
+from shared.db.migrations import upgrade
+from shared.db.outbox import OutboxRelay
+from shared.db.tables import outbox_table, processed_table
+from shared.events.topics import TOPICS
+from shared.observability.metrics import PrometheusMiddleware, metrics_router
+from shared.service import ServiceSpec
+from shared.tenancy.repository import SqlApiKeyStore, migrate_tenancy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class HostedService:
+    """A service spec with the database it runs on."""
+
+    spec: ServiceSpec
+    db: Database
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerRuntime] = field(default_factory=list)
+
+
+class Host:
+    """Owns the bus, the databases and the background tasks of the hosted services."""
+
+    def __init__(
+        self,
+        services: Sequence[tuple[ServiceSpec, Database]],
+        *,
+        bus: Bus,
+        tenancy_db: Database,
+        title: str = "Hearth",
+        version: str = "0.1.0",
+        retry: RetryPolicy | None = None,
+        bus_connect_timeout: float = 60,
+        on_started: Callable[[Host], object] | None = None,
+    ) -> None:
+        self.services = [HostedService(spec, db) for spec, db in services]
+        self.bus = bus
+        self.tenancy_db = tenancy_db
+        self.title = title
+        self.version = version
+        self.retry = retry or RetryPolicy()
+        self.bus_connect_timeout = bus_connect_timeout
+        self.on_started = on_started
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def create_app(self) -> FastAPI:
+        """The FastAPI app: every hosted service's routes, health, metrics; lifespan runs it."""
+        app = FastAPI(
+            title=self.title,
+            version=self.version,
+            lifespan=self._lifespan,
+            description="Hearth: moderation, gamification and insights for online communities.",
+        )
+        install_problem_handlers(app)
+        app.add_middleware(PrometheusMiddleware)
+        app.include_router(metrics_router())
+        for hosted in self.services:
+            app.include_router(health_router(hosted.spec.name, self._checks(hosted)))
+            for router in hosted.spec.routers:
+                app.include_router(router)
+        app.state.host = self
+        app.state.bus = self.bus
+        app.state.api_keys = SqlApiKeyStore(self.tenancy_db)
+        app.state.databases = {hosted.spec.name: hosted.db for hosted in self.services}
+        return app
+
+    async def start(self) -> None:
+        """Connect, migrate, then start relays and consumers."""
+        await self._connect_bus()
+        await self.bus.ensure_topics(sorted(TOPICS))
+        await migrate_tenancy(self.tenancy_db)
+        for hosted in self.services:
+            await upgrade(hosted.db, hosted.spec.migrations)
+            self._start_service(hosted)
+        for hosted in self.services:
+            for runtime in hosted.consumers:
+                await asyncio.wait_for(runtime.started.wait(), timeout=60)
+        if self.on_started is not None:
+            self.on_started(self)
+
+    async def stop(self) -> None:
+        """Cancel the background tasks, then close the bus and the databases."""
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.bus.stop()
+        for hosted in self.services:
+            await hosted.db.dispose()
+        await self.tenancy_db.dispose()
+
+    @asynccontextmanager
+    async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    async def _connect_bus(self) -> None:
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(BusUnavailable),
+            stop=stop_after_delay(self.bus_connect_timeout),
+            wait=wait_exponential(multiplier=0.5, max=5),
+            reraise=True,
+        ):
+            with attempt:
+                await self.bus.start()
+
+    def _start_service(self, hosted: HostedService) -> None:
+        spec, db = hosted.spec, hosted.db
+        relay = OutboxRelay(db, self.bus, outbox_table(spec.metadata), service=spec.name)
+        hosted.relay = relay
+        self._spawn(relay.run, f"{spec.name}-outbox-relay")
+        if spec.topics:
+            process = idempotent_processor(
+                db,
+                group=spec.group,
+                handlers=spec.handlers,
+                processed=processed_table(spec.metadata),
+                outbox=outbox_table(spec.metadata),
+                on_commit=relay.wake,
+            )
+            runtime = ConsumerRuntime(self.bus, spec.topics, spec.group, process, retry=self.retry)
+            hosted.consumers.append(runtime)
+            self._spawn(runtime.run, f"{spec.name}-consumer")
+
+    def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> None:
+        self._tasks.append(asyncio.create_task(_supervise(run, name), name=name))
+
+    def _checks(self, hosted: HostedService) -> dict[str, Callable[[], Awaitable[None]]]:
+        return {"bus": self.bus.ping, "database": hosted.db.ping}
+
+
+async def _supervise(run: Callable[[], Awaitable[None]], name: str) -> None:
+    """Restart a background loop that crashed (database or broker outage) with backoff."""
+    delay = 0.5
+    while True:
+        try:
+            await run()
+            return
+        except Exception:  # keep the service alive; the log says what broke
+            log.exception("%s crashed; restarting in %.1fs", name, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30)

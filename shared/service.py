@@ -1,0 +1,35 @@
+"""What a service declares about itself so a host can run it alone or beside the others."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter
+from sqlalchemy import MetaData
+
+from shared.db.consuming import Handler
+from shared.events.topics import topic_for_type
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service's name, schema, reactions to events and HTTP routes."""
+
+    name: str
+    metadata: MetaData
+    handlers: Mapping[str, Handler]
+    migrations: Path
+    routers: Sequence[APIRouter] = field(default_factory=tuple)
+    description: str = ""
+
+    @property
+    def group(self) -> str:
+        """Kafka consumer group of the service."""
+        return f"hearth-{self.name}"
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """Topics to consume: those carrying an event type the service handles."""
+        return tuple(sorted({topic_for_type(event_type).name for event_type in self.handlers}))

@@ -1,0 +1,1 @@
+"""Tenants and API keys, shared by every service (schema `hearth`)."""
