@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from shared.db.engine import Database
 from shared.db.migrations import upgrade
 from shared.events.schema import render_docs, write_docs
 from shared.observability.logging import configure_logging
+from shared.settings import ServiceSettings
 from shared.tenancy.repository import (
     TenantExists,
     UnknownTenant,
@@ -26,7 +28,9 @@ from shared.tenancy.repository import (
     tenant_exists,
 )
 
-app = typer.Typer(help="Hearth: a self-hosted backend for online communities.", no_args_is_help=True)
+app = typer.Typer(
+    help="Hearth: a self-hosted backend for online communities.", no_args_is_help=True
+)
 admin = typer.Typer(help="Tenants and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
 console = Console(stderr=True)
@@ -106,9 +110,10 @@ def serve_service(service: str, *, host: str | None = None, port: int | None = N
     )
 
 
-def _settings_of(service: str):  # type: ignore[no-untyped-def]
-    module = __import__(f"services.{service}.settings", fromlist=["Settings"])
-    return module.Settings()
+def _settings_of(service: str) -> ServiceSettings:
+    module = importlib.import_module(f"services.{service}.settings")
+    settings: ServiceSettings = module.Settings()
+    return settings
 
 
 @app.command()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.events.community import Content, CommunityEventType, Platform
+from shared.events.community import CommunityEventType, Content, Platform
 
 MAX_BATCH = 1000
 

@@ -208,7 +208,10 @@ class _KafkaConsumer:
         consumer = self._require()
         try:
             await consumer.commit(
-                {KafkaTopicPartition(topic, part): offset for (topic, part), offset in offsets.items()}
+                {
+                    KafkaTopicPartition(topic, part): offset
+                    for (topic, part), offset in offsets.items()
+                }
             )
         except (CommitFailedError, IllegalStateError) as exc:
             raise CommitFailed(str(exc)) from exc

@@ -53,7 +53,7 @@ class BusConsumer(Protocol):
         """Leave the group without committing anything."""
 
     async def fetch(self, max_records: int, timeout: float) -> list[Record]:
-        """Return up to `max_records` records (per-partition order kept), waiting up to `timeout`."""
+        """Up to `max_records` records, per-partition order kept; waits up to `timeout` s."""
 
     async def commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         """Commit the next offset to read per partition; raise CommitFailed when not allowed."""

@@ -126,9 +126,7 @@ class ConsumerRuntime:
         try:
             async for attempt_state in AsyncRetrying(
                 stop=stop_after_attempt(policy.attempts),
-                wait=wait_exponential(
-                    multiplier=policy.backoff_initial, max=policy.backoff_max
-                ),
+                wait=wait_exponential(multiplier=policy.backoff_initial, max=policy.backoff_max),
                 reraise=True,
             ):
                 with attempt_state:

@@ -13,13 +13,20 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 class Database:
     """One service's engine and session factory."""
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False):
+    def __init__(
+        self, url: str, *, schema: str | None = None, pool_size: int = 10, echo: bool = False
+    ):
         self.url = url
         self.schema = schema
         parsed = make_url(url)

@@ -8,12 +8,13 @@ publishing and marking publishes those rows again: consumers dedupe by event id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import RowMapping, Table, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.port import Bus, BusUnavailable, Outgoing, envelope_message
@@ -95,10 +96,8 @@ class OutboxRelay:
                     await self.purge_published(utcnow() - self.retention)
             except BusUnavailable as exc:
                 log.warning("outbox relay of %s waiting for the bus: %s", self.service, exc)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def publish_pending(self) -> int:
@@ -146,7 +145,7 @@ class OutboxRelay:
         OUTBOX_PENDING.labels(service=self.service).set(await self.pending())
 
 
-def _outgoing(row: dict) -> Outgoing:  # type: ignore[type-arg]
+def _outgoing(row: RowMapping) -> Outgoing:
     return Outgoing(
         topic=row["topic"],
         value=bytes(row["value"]),

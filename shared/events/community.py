@@ -104,9 +104,7 @@ class CommunityEvent(BaseModel):
     actor: Actor
     object_actor: Actor | None = Field(default=None, description="whom a reply or reaction targets")
     content: Content | None = None
-    attributes: dict[str, Any] = Field(
-        default_factory=dict, description="platform-specific fields"
-    )
+    attributes: dict[str, Any] = Field(default_factory=dict, description="platform-specific fields")
     trace_id: str | None = None
     backfilled: bool = Field(default=False, description="imported history, not live activity")
 

@@ -45,8 +45,12 @@ class Envelope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     id: str = Field(default_factory=new_event_id, min_length=1)
-    source: str = Field(min_length=1, description="URI-reference of the producer, e.g. /hearth/ingest")
-    type: str = Field(min_length=1, description="Reverse-DNS event type, e.g. community.message.created")
+    source: str = Field(
+        min_length=1, description="URI-reference of the producer, e.g. /hearth/ingest"
+    )
+    type: str = Field(
+        min_length=1, description="Reverse-DNS event type, e.g. community.message.created"
+    )
     specversion: str = SPEC_VERSION
     subject: str | None = None
     time: datetime = Field(default_factory=utcnow)

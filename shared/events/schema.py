@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from shared.events.topics import TOPICS, Topic
@@ -48,7 +49,9 @@ def _channel_id(topic: Topic) -> str:
 
 def asyncapi_document(version: str) -> dict[str, Any]:
     """AsyncAPI 3 description of every topic, for teams that subscribe."""
-    models = [(topic.payload, "validation") for topic in TOPICS.values()]
+    models: list[tuple[type[BaseModel], Literal["validation"]]] = [
+        (topic.payload, "validation") for topic in TOPICS.values()
+    ]
     _, defs = models_json_schema(models, ref_template="#/components/schemas/{model}")
     channels: dict[str, Any] = {}
     operations: dict[str, Any] = {}

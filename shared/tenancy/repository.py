@@ -49,8 +49,10 @@ class SqlApiKeyStore:
             key_id=row["key_id"],
             tenant_id=row["tenant_id"],
             hashed=row["hashed"],
-            scopes=tuple(row["scopes"]),
-            community_ids=tuple(row["community_ids"]) if row["community_ids"] is not None else None,
+            scopes=frozenset(row["scopes"]),
+            community_ids=(
+                frozenset(row["community_ids"]) if row["community_ids"] is not None else None
+            ),
             revoked=bool(row["revoked"]),
         )
 

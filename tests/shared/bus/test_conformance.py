@@ -136,7 +136,9 @@ async def test_group_members_share_partitions_and_keep_order_per_key(backend: Ba
     await backend.bus.ensure_topics([topic])
     events = [make_event(f"k{seq % 13}", seq) for seq in range(600)]
     await publish_events(backend, topic, events)
-    members = [ConsumerRuntime(backend.bus, [topic], group, processor(backend, group)) for _ in "ab"]
+    members = [
+        ConsumerRuntime(backend.bus, [topic], group, processor(backend, group)) for _ in "ab"
+    ]
     tasks = [asyncio.create_task(member.run()) for member in members]
     try:
         await wait_for(lambda: _reached(backend, 600))
@@ -216,7 +218,9 @@ async def test_poison_event_is_dead_lettered_and_the_stream_goes_on(backend: Bac
     await backend.bus.ensure_topics([topic, dlq])
     events = [make_event(f"k{seq % 5}", seq) for seq in range(50)]
     poison = Envelope(
-        source="/tests", type="test.thing.happened", partitionkey="k1",
+        source="/tests",
+        type="test.thing.happened",
+        partitionkey="k1",
         data={"key": "k1", "seq": 999, "poison": True},
     )
     events.insert(20, poison)

@@ -81,9 +81,7 @@ async def test_committed_event_survives_relay_death_and_is_applied_once(backend:
     assert sorted(applied) == [1, 2]
     async with backend.db.sessions() as session:
         processed = (
-            await session.execute(
-                select(func.count()).select_from(processed_table(metadata))
-            )
+            await session.execute(select(func.count()).select_from(processed_table(metadata)))
         ).scalar_one()
     assert processed == 2
 

@@ -58,12 +58,21 @@ def test_round_trip_restores_the_canonical_event() -> None:
     ("value", "headers", "reason"),
     [
         (b"{}", [], "missing ce_specversion"),
-        (b"not json", [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_type", b"t"),
-                       ("ce_source", b"/s")], "not JSON"),
-        (b"[1]", [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_type", b"t"),
-                  ("ce_source", b"/s")], "JSON object"),
-        (b"{}", [("ce_specversion", b"0.3"), ("ce_id", b"1"), ("ce_type", b"t"),
-                 ("ce_source", b"/s")], "specversion"),
+        (
+            b"not json",
+            [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_type", b"t"), ("ce_source", b"/s")],
+            "not JSON",
+        ),
+        (
+            b"[1]",
+            [("ce_specversion", b"1.0"), ("ce_id", b"1"), ("ce_type", b"t"), ("ce_source", b"/s")],
+            "JSON object",
+        ),
+        (
+            b"{}",
+            [("ce_specversion", b"0.3"), ("ce_id", b"1"), ("ce_type", b"t"), ("ce_source", b"/s")],
+            "specversion",
+        ),
     ],
 )
 def test_records_that_are_not_cloudevents_are_rejected_with_a_reason(

@@ -21,7 +21,9 @@ def upgrade() -> None:
         "tenants",
         sa.Column("id", sa.String(64), nullable=False),
         sa.Column("name", sa.String(255), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_tenants"),
     )
     op.create_table(
@@ -33,8 +35,12 @@ def upgrade() -> None:
         sa.Column("scopes", sa.JSON(), nullable=False),
         sa.Column("community_ids", sa.JSON(), nullable=True),
         sa.Column("revoked", sa.Boolean(), server_default="0", nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
-        sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False
+        ),
+        sa.ForeignKeyConstraint(
+            ["tenant_id"], ["tenants.id"], name="fk_api_keys_tenant_id_tenants"
+        ),
         sa.PrimaryKeyConstraint("key_id", name="pk_api_keys"),
     )
     op.create_index("ix_api_keys_tenant_id", "api_keys", ["tenant_id"])

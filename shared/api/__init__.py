@@ -1,0 +1,1 @@
+"""HTTP building blocks shared by every Hearth service: problems, auth, paging, health."""

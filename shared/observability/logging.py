@@ -1,0 +1,164 @@
+"""JSON-lines logging with event/trace context and redaction of secrets."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+REDACTED = "[REDACTED]"
+
+_event_id: ContextVar[str | None] = ContextVar("hearth_event_id", default=None)
+_trace_id: ContextVar[str | None] = ContextVar("hearth_trace_id", default=None)
+_service: ContextVar[str | None] = ContextVar("hearth_service", default=None)
+
+# Substring match on purpose: `bot_token`, `client_secret` and `db_password` must all be caught.
+_SECRET_KEY = re.compile(r"secret|token|password|passwd|authorization|api_?key|cookie", re.I)
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
+
+_CONTEXT_FIELDS = ("event_id", "trace_id", "service")
+
+# Marks the handler we install so a second configure_logging call replaces it.
+_HANDLER_NAME = "hearth"
+
+
+def current_event_id() -> str | None:
+    """Return the event id bound to the current context, if any."""
+    return _event_id.get()
+
+
+def current_trace_id() -> str | None:
+    """Return the trace id bound to the current context, if any."""
+    return _trace_id.get()
+
+
+@contextmanager
+def bind_event(event_id: str | None, trace_id: str | None = None) -> Iterator[None]:
+    """Tag every log line written inside the block with this event and trace id."""
+    event_token = _event_id.set(event_id)
+    trace_token = _trace_id.set(trace_id)
+    try:
+        yield
+    finally:
+        _trace_id.reset(trace_token)
+        _event_id.reset(event_token)
+
+
+@contextmanager
+def bind_service(service: str) -> Iterator[None]:
+    """Tag every log line written inside the block with this service name."""
+    token = _service.set(service)
+    try:
+        yield
+    finally:
+        _service.reset(token)
+
+
+def is_secret_key(key: str) -> bool:
+    """Tell whether a field with this name may hold a credential."""
+    return bool(_SECRET_KEY.search(key))
+
+
+def redact(value: Any) -> Any:
+    """Return a copy of value with the values of secret-looking keys replaced, at any depth."""
+    if isinstance(value, dict):
+        return {
+            k: REDACTED if isinstance(k, str) and is_secret_key(k) else redact(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [redact(v) for v in value]
+    return value
+
+
+def extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    """Return the fields a caller passed with `extra=` on this record."""
+    return {k: v for k, v in record.__dict__.items() if k not in _RECORD_ATTRS}
+
+
+class RedactSecretsFilter(logging.Filter):
+    """Replace secret values in `extra=` fields before any formatter sees them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Redact in place and always keep the record."""
+        for key, value in extra_fields(record).items():
+            setattr(record, key, REDACTED if is_secret_key(key) else redact(value))
+        return True
+
+
+class ContextFilter(logging.Filter):
+    """Copy the bound event id, trace id and service onto each record."""
+
+    def __init__(self, service: str | None = None) -> None:
+        super().__init__()
+        self._default_service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Attach context attributes and always keep the record."""
+        # A value passed explicitly with `extra=` wins over the ambient context.
+        for key, value in (
+            ("event_id", _event_id.get()),
+            ("trace_id", _trace_id.get()),
+            ("service", _service.get() or self._default_service),
+        ):
+            if getattr(record, key, None) is None:
+                setattr(record, key, value)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the JSON line for record."""
+        line: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in _CONTEXT_FIELDS:
+            if getattr(record, key, None) is not None:
+                line[key] = getattr(record, key)
+        for key, value in extra_fields(record).items():
+            if key not in _CONTEXT_FIELDS:
+                line.setdefault(key, value)
+        if record.exc_info:
+            line["exc_info"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack_info"] = self.formatStack(record.stack_info)
+        return jsonlib.dumps(line, default=str, ensure_ascii=False)
+
+
+def configure_logging(
+    level: str = "INFO",
+    json: bool = True,
+    *,
+    service: str | None = None,
+    stream: TextIO | None = None,
+) -> None:
+    """Send all logging to stderr (or stream), as JSON lines unless json is False."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.set_name(_HANDLER_NAME)
+    handler.addFilter(ContextFilter(service))
+    handler.addFilter(RedactSecretsFilter())
+    handler.setFormatter(
+        JsonFormatter()
+        if json
+        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(trace_id)s] %(message)s")
+    )
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
