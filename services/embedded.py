@@ -33,7 +33,9 @@ def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = N
     )
 
 
-def distributed_host(name: str, *, database_url: str, bootstrap_servers: str, **kafka: object) -> Host:
+def distributed_host(
+    name: str, *, database_url: str, bootstrap_servers: str, **kafka: object
+) -> Host:
     """A Host running one service on Kafka and its PostgreSQL schema."""
     from shared.bus.kafka import KafkaBus
 
