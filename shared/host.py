@@ -40,6 +40,7 @@ class HostedService:
     db: Database
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRuntime] = field(default_factory=list)
+    context: object = None
 
 
 class Host:
@@ -79,6 +80,9 @@ class Host:
         app.add_middleware(PrometheusMiddleware)
         app.include_router(metrics_router())
         for hosted in self.services:
+            if hosted.spec.setup is not None:
+                hosted.context = hosted.spec.setup(hosted.db, self.bus)
+                setattr(app.state, hosted.spec.name, hosted.context)
             app.include_router(health_router(hosted.spec.name, self._checks(hosted)))
             for router in hosted.spec.routers:
                 app.include_router(router)
@@ -146,10 +150,14 @@ class Host:
                 processed=processed_table(spec.metadata),
                 outbox=outbox_table(spec.metadata),
                 on_commit=relay.wake,
+                context=hosted.context,
             )
             runtime = ConsumerRuntime(self.bus, spec.topics, spec.group, process, retry=self.retry)
             hosted.consumers.append(runtime)
             self._spawn(runtime.run, f"{spec.name}-consumer")
+        if spec.background is not None:
+            for index, loop in enumerate(spec.background(hosted.context)):
+                self._spawn(loop, f"{spec.name}-background-{index}")
 
     def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(_supervise(run, name), name=name))

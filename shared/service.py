@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData
+
+from shared.bus.port import Bus
+from shared.db.engine import Database
 
 from shared.db.consuming import Handler
 from shared.events.topics import topic_for_type
@@ -23,6 +26,11 @@ class ServiceSpec:
     migrations: Path
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     description: str = ""
+    setup: Callable[[Database, Bus], object] | None = None
+    """Builds the service's context (settings, clients); routes find it in app.state and
+    handlers in `uow.context`."""
+    background: Callable[[object], Sequence[Callable[[], Awaitable[None]]]] | None = None
+    """Long-running loops of the service (pollers, gateways), given its context."""
 
     @property
     def group(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +29,8 @@ class UnitOfWork:
 
     session: AsyncSession
     outbox: Outbox
+    context: Any = None
+    """The service's context (settings, platform clients) from its ServiceSpec.setup."""
 
 
 Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
@@ -53,6 +56,7 @@ def idempotent_processor(
     processed: Table,
     outbox: Table,
     on_commit: Callable[[], None] | None = None,
+    context: Any = None,
 ) -> Processor:
     """A Processor that dispatches on event type inside one deduplicated transaction."""
 
@@ -71,7 +75,7 @@ def idempotent_processor(
                     continue
                 seen.add(envelope.id)
                 fresh.append(envelope)
-            uow = UnitOfWork(session=session, outbox=Outbox(session, outbox))
+            uow = UnitOfWork(session=session, outbox=Outbox(session, outbox), context=context)
             for envelope in fresh:
                 handler = handlers.get(envelope.type)
                 if handler is None:

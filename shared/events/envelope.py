@@ -6,6 +6,7 @@ JSON payload alone, so consumers that do not know CloudEvents still read plain J
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -32,6 +33,18 @@ class EnvelopeError(ValueError):
 def new_event_id() -> str:
     """Return a new ULID string: unique and sortable by creation time."""
     return str(ULID())
+
+
+def derived_event_id(seed: str, at: datetime) -> str:
+    """A ULID fixed by `seed`: a platform event delivered twice gets the same event id.
+
+    The time part is `at` (so ids still sort by when things happened) and the random
+    part comes from a hash of the seed, so consumers deduplicating on the CloudEvent id
+    also absorb a redelivery that was published twice.
+    """
+    millis = int(at.timestamp() * 1000)
+    digest = hashlib.sha256(seed.encode()).digest()
+    return str(ULID.from_bytes(millis.to_bytes(6, "big") + digest[:10]))
 
 
 def utcnow() -> datetime:

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.events.community import Platform
-from shared.events.envelope import new_event_id, utcnow
+from shared.events.envelope import Envelope, new_event_id, utcnow
 
 
 class _Payload(BaseModel):
@@ -18,6 +18,23 @@ class _Payload(BaseModel):
     event_id: str = Field(default_factory=new_event_id)
     tenant_id: str = Field(min_length=1)
     occurred_at: datetime = Field(default_factory=utcnow)
+
+    def to_envelope(
+        self, *, source: str, partitionkey: str, traceparent: str | None = None
+    ) -> Envelope:
+        """Wrap in a CloudEvent whose id is the payload's event id."""
+        event_type = getattr(self, "type", None)
+        return Envelope(
+            id=self.event_id,
+            source=source,
+            type=str(event_type.value if isinstance(event_type, StrEnum) else event_type),
+            time=self.occurred_at,
+            tenantid=self.tenant_id,
+            communityid=getattr(self, "community_id", None),
+            partitionkey=partitionkey,
+            traceparent=traceparent,
+            data=self.model_dump(mode="json"),
+        )
 
 
 # members.identity.v1 -------------------------------------------------------
