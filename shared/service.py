@@ -10,9 +10,8 @@ from fastapi import APIRouter
 from sqlalchemy import MetaData
 
 from shared.bus.port import Bus
-from shared.db.engine import Database
-
 from shared.db.consuming import Handler
+from shared.db.engine import Database
 from shared.events.topics import topic_for_type
 
 
