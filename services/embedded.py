@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
+from services.ingest.secrets import SecretBox
 from services.registry import SERVICES
 from shared.bus.memory import InMemoryBus
 from shared.db.engine import Database
@@ -11,6 +13,7 @@ from shared.host import Host
 from shared.service import ServiceSpec
 
 DEV_TENANT = "dev"
+SECRETS_KEY_ENV = "HEARTH_INGEST_SECRETS_KEY"
 
 
 def sqlite_url(path: Path) -> str:
@@ -18,9 +21,21 @@ def sqlite_url(path: Path) -> str:
     return f"sqlite+aiosqlite:///{path.resolve()}"
 
 
+def ensure_secrets_key(data_dir: Path) -> None:
+    """Give the embedded mode a key for binding secrets, kept in data_dir/secrets.key."""
+    if os.environ.get(SECRETS_KEY_ENV):
+        return
+    key_file = data_dir / "secrets.key"
+    if not key_file.exists():
+        key_file.write_text(SecretBox.new_key() + "\n", encoding="utf-8")
+        key_file.chmod(0o600)
+    os.environ[SECRETS_KEY_ENV] = key_file.read_text(encoding="utf-8").strip()
+
+
 def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = None) -> Host:
     """A Host running every service on the in-memory bus with one SQLite file each."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secrets_key(data_dir)
     chosen = services or SERVICES
     hosted = [
         (spec, Database(sqlite_url(data_dir / f"{name}.db"), schema=name))

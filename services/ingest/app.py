@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.ingest.api import router
+from services.ingest.context import setup
 from services.ingest.handlers import HANDLERS
 from services.ingest.tables import metadata
 from shared.service import ServiceSpec
@@ -16,4 +17,5 @@ SPEC = ServiceSpec(
     migrations=Path(__file__).parent / "migrations",
     routers=(router,),
     description="Platform connectors in, decisions out, member identity, integrator API.",
+    setup=setup,
 )

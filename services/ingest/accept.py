@@ -1,0 +1,154 @@
+"""Accepting canonical events: identities resolved, duplicates dropped, then durably published.
+
+An event counts as received only once Kafka acknowledged it (acks=all). Ids are derived
+from (community, dedup key), so even a delivery published twice (a crash between the
+publish and the bookkeeping) reaches consumers under one event id and is applied once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.ingest import repository
+from services.ingest.tables import metadata
+from shared.bus.port import Bus, envelope_message
+from shared.db.engine import Database
+from shared.db.outbox import Outbox
+from shared.db.tables import outbox_table
+from shared.events.community import Actor, CommunityEvent
+from shared.events.envelope import derived_event_id, utcnow
+from shared.events.payloads import Identity, IdentityEvent, IdentityEventType
+from shared.events.topics import COMMUNITY_EVENTS, MEMBERS_IDENTITY
+from shared.observability.tracing import child_traceparent
+
+UNKNOWN_ACTOR = "unknown"
+OUTBOX = outbox_table(metadata)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one event: accepted (published now) or duplicate (seen before)."""
+
+    status: str
+    event_id: str
+
+
+async def accept(
+    db: Database, bus: Bus, drafts: Sequence[CommunityEvent], *, traceparent: str | None = None
+) -> list[Outcome]:
+    """Publish the drafts that are new; one Outcome per draft, in order."""
+    if not drafts:
+        return []
+    events = await _with_members(db, drafts)
+    async with db.sessions() as session:
+        by_community: dict[str, list[str]] = {}
+        for event in events:
+            by_community.setdefault(event.community_id, []).append(event.dedup_key)
+        known = await repository.known_event_ids(session, by_community)
+    outcomes: list[Outcome] = []
+    fresh: list[CommunityEvent] = []
+    for event in events:
+        key = (event.community_id, event.dedup_key)
+        if key in known:
+            outcomes.append(Outcome("duplicate", known[key]))
+            continue
+        known[key] = event.event_id
+        fresh.append(event)
+        outcomes.append(Outcome("accepted", event.event_id))
+    if fresh:
+        messages = [
+            envelope_message(
+                COMMUNITY_EVENTS.name, e.to_envelope(traceparent=child_traceparent(traceparent))
+            )
+            for e in fresh
+        ]
+        await bus.publish_many(messages)  # BusUnavailable propagates: nothing recorded
+        async with db.transaction() as session:
+            await repository.record_received(session, [_received_row(e) for e in fresh])
+    return outcomes
+
+
+async def _with_members(db: Database, drafts: Sequence[CommunityEvent]) -> list[CommunityEvent]:
+    """Give every actor its Hearth member id, creating members for new accounts."""
+    by_tenant: dict[str, dict[tuple[str, str], repository.ActorSeen]] = {}
+    for draft in drafts:
+        for actor in (draft.actor, draft.object_actor):
+            if actor is None or actor.platform_user_id == UNKNOWN_ACTOR:
+                continue
+            seen = repository.ActorSeen(
+                draft.platform.value,
+                actor.platform_user_id,
+                actor.username,
+                actor.display_name,
+                actor.is_bot,
+            )
+            by_tenant.setdefault(draft.tenant_id, {})[(seen.platform, seen.platform_user_id)] = seen
+    resolved: dict[tuple[str, str, str], str] = {}
+    async with db.transaction() as session:
+        outbox = Outbox(session, OUTBOX)
+        for tenant_id, actors in by_tenant.items():
+            members, created = await repository.resolve_members(session, tenant_id, actors.values())
+            for (platform, user_id), member_id in members.items():
+                resolved[(tenant_id, platform, user_id)] = member_id
+            created_set = set(created)
+            for key, member_id in members.items():
+                if member_id in created_set:
+                    seen = actors[key]
+                    await outbox.add(
+                        MEMBERS_IDENTITY.name,
+                        member_created(tenant_id, member_id, seen).to_envelope(
+                            source="/hearth/ingest", partitionkey=f"{tenant_id}:{member_id}"
+                        ),
+                    )
+    return [_stamp(draft, resolved) for draft in drafts]
+
+
+def _stamp(draft: CommunityEvent, resolved: dict[tuple[str, str, str], str]) -> CommunityEvent:
+    def member(actor: Actor | None) -> Actor | None:
+        if actor is None:
+            return None
+        found = resolved.get((draft.tenant_id, draft.platform.value, actor.platform_user_id))
+        return actor.model_copy(update={"member_id": found}) if found else actor
+
+    return draft.model_copy(
+        update={
+            "event_id": derived_event_id(
+                f"{draft.community_id}:{draft.dedup_key}", draft.occurred_at
+            ),
+            "actor": member(draft.actor),
+            "object_actor": member(draft.object_actor),
+        }
+    )
+
+
+def member_created(tenant_id: str, member_id: str, seen: repository.ActorSeen) -> IdentityEvent:
+    """The event announcing a member Hearth has just met."""
+    return IdentityEvent(
+        type=IdentityEventType.MEMBER_CREATED,
+        tenant_id=tenant_id,
+        member_id=member_id,
+        identities=[
+            Identity(
+                platform=seen.platform,
+                platform_user_id=seen.platform_user_id,
+                username=seen.username,
+                is_bot=seen.is_bot,
+            )
+        ],
+    )
+
+
+def _received_row(event: CommunityEvent) -> dict[str, object]:
+    return {
+        "event_id": event.event_id,
+        "tenant_id": event.tenant_id,
+        "community_id": event.community_id,
+        "dedup_key": event.dedup_key,
+        "type": event.type.value,
+        "platform": event.platform.value,
+        "member_id": event.actor.member_id,
+        "occurred_at": event.occurred_at,
+        "ingested_at": utcnow(),
+        "payload": event.model_dump(mode="json"),
+    }

@@ -1,0 +1,39 @@
+"""Dependencies every ingest route uses."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.engine import RowMapping
+
+from services.ingest import repository
+from services.ingest.context import IngestContext
+from shared.api.auth import Principal, require_community, require_scopes
+from shared.api.problems import NotFound
+
+
+def ingest_context(request: Request) -> IngestContext:
+    """The ingest service's context, built at startup."""
+    context: IngestContext = request.app.state.ingest
+    return context
+
+
+ContextDep = Annotated[IngestContext, Depends(ingest_context)]
+AdminDep = Annotated[Principal, Depends(require_scopes("admin"))]
+EventsWriteDep = Annotated[Principal, Depends(require_scopes("events:write"))]
+EventsReadDep = Annotated[Principal, Depends(require_scopes("events:read"))]
+MembersReadDep = Annotated[Principal, Depends(require_scopes("members:read"))]
+MembersWriteDep = Annotated[Principal, Depends(require_scopes("members:write"))]
+
+
+async def community_of(
+    context: IngestContext, principal: Principal, community_id: str
+) -> RowMapping:
+    """The caller's community, or 404 (403 when the key is limited to other communities)."""
+    require_community(principal, community_id)
+    async with context.db.sessions() as session:
+        row = await repository.get_community(session, principal.tenant_id, community_id)
+    if row is None:
+        raise NotFound(f"No community {community_id!r}.")
+    return row

@@ -1,0 +1,354 @@
+"""Slack Events API payloads to canonical community events.
+
+The body's `type` says what it is: `url_verification` is answered with its challenge,
+`event_callback` carries one event dispatched on `event.type` (and `event.subtype` for
+messages). Everything else is ignored with a reason, never an error.
+
+Conventions of this module:
+- dedup_key is `slack:{team_id}:{event_id}`: Slack keeps event_id across retries.
+- occurred_at is the event's own `event_ts`/`ts` (sub-second, the time on Slack), else the
+  envelope's `event_time`.
+- attributes["message_id"] is the `ts` of the message the event is about (the new, edited,
+  deleted or reacted-to message); with the channel it identifies the message on Slack.
+- a thread reply gets thread_id = parent_id = `thread_ts`; a thread's root message only
+  thread_id.
+- message_deleted is attributed to the deleted message's author: Slack does not say who
+  deleted it, and the author is whose activity it changes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from shared.events.community import (
+    Actor,
+    Attachment,
+    CommunityEvent,
+    CommunityEventType,
+    Content,
+    Platform,
+)
+
+MAX_TEXT = 100_000
+
+# Slack's mrkdwn: <@U123> or <@U123|name> for users, <https://x|label> or <https://x> for links.
+_MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
+_LINK = re.compile(r"<(https?://[^|>\s]+)(?:\|[^>]*)?>")
+_ENTITIES = (("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&"))
+
+# Message subtypes that are something a member wrote; the rest (channel_join, channel_topic,
+# message_replied …) are Slack's own notices or duplicates of events handled elsewhere.
+_MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "bot_message", "file_share", "me_message"})
+
+
+def slack_event_id(payload: Mapping[str, Any]) -> str | None:
+    """Return the envelope's event_id, the key Slack keeps when it retries a delivery."""
+    event_id = payload.get("event_id")
+    return event_id if isinstance(event_id, str) and event_id else None
+
+
+def normalize_slack(
+    payload: Mapping[str, Any], ctx: BindingContext, *, received_at: datetime
+) -> Normalized:
+    """Turn one Events API request body into canonical events, a reply, or a reason to ignore."""
+    body_type = payload.get("type")
+    if body_type == "url_verification":
+        return Normalized(reply={"challenge": _text_field(payload, "challenge", "challenge")})
+    if body_type != "event_callback":
+        return Normalized(ignored=f"Slack body type {body_type!r} carries no community activity")
+    callback = _Callback.parse(payload, ctx, received_at)
+    kind = callback.event.get("type")
+    handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+    if handler is None:
+        return Normalized(ignored=f"Slack event type {kind!r} is not mapped")
+    try:
+        return handler(callback)
+    except ValidationError as error:
+        raise MalformedPayload(f"Slack event does not fit: {_problems(error)}") from None
+
+
+@dataclass(frozen=True)
+class _Callback:
+    """One event_callback envelope and what every event made from it shares."""
+
+    team_id: str
+    event_id: str
+    event: Mapping[str, Any]
+    event_time: Any
+    ctx: BindingContext
+    received_at: datetime
+
+    @classmethod
+    def parse(
+        cls, payload: Mapping[str, Any], ctx: BindingContext, received_at: datetime
+    ) -> _Callback:
+        event = payload.get("event")
+        if not isinstance(event, Mapping):
+            raise MalformedPayload("Slack event_callback has no event")
+        _text_field(event, "type", "event.type")
+        return cls(
+            team_id=_text_field(payload, "team_id", "team_id"),
+            event_id=_text_field(payload, "event_id", "event_id"),
+            event=event,
+            event_time=payload.get("event_time"),
+            ctx=ctx,
+            received_at=received_at,
+        )
+
+    def occurred_at(self) -> datetime:
+        for path, value in (
+            ("event.event_ts", self.event.get("event_ts")),
+            ("event.ts", self.event.get("ts")),
+            ("event_time", self.event_time),
+        ):
+            if value not in (None, ""):
+                return _epoch(value, path)
+        return self.received_at
+
+    def build(
+        self,
+        type_: CommunityEventType,
+        *,
+        actor: Actor,
+        channel_id: str | None = None,
+        thread_id: str | None = None,
+        parent_id: str | None = None,
+        object_actor: Actor | None = None,
+        content: Content | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> Normalized:
+        event = CommunityEvent(
+            type=type_,
+            occurred_at=self.occurred_at(),
+            ingested_at=self.received_at,
+            tenant_id=self.ctx.tenant_id,
+            community_id=self.ctx.community_id,
+            platform=Platform.SLACK,
+            workspace_id=self.team_id,
+            channel_id=channel_id,
+            thread_id=thread_id,
+            parent_id=parent_id,
+            source_event_id=self.event_id,
+            dedup_key=f"slack:{self.team_id}:{self.event_id}",
+            actor=actor,
+            object_actor=object_actor,
+            content=content,
+            attributes={k: v for k, v in (attributes or {}).items() if v is not None},
+        )
+        return Normalized(events=(event,))
+
+
+def _message(callback: _Callback) -> Normalized:
+    event = callback.event
+    subtype = event.get("subtype")
+    if subtype == "message_changed":
+        return _message_changed(callback)
+    if subtype == "message_deleted":
+        return _message_deleted(callback)
+    if subtype not in _MESSAGE_SUBTYPES:
+        return Normalized(ignored=f"Slack message subtype {subtype!r} is not member activity")
+    thread_id, parent_id = _thread(event)
+    return callback.build(
+        CommunityEventType.MESSAGE_CREATED,
+        actor=_author(event, "event"),
+        channel_id=event.get("channel"),
+        thread_id=thread_id,
+        parent_id=parent_id,
+        content=_content(event),
+        attributes=_message_attributes(event, event.get("ts")),
+    )
+
+
+def _message_changed(callback: _Callback) -> Normalized:
+    event = callback.event
+    message = _mapping(event, "message", "event.message")
+    previous = event.get("previous_message")
+    if isinstance(previous, Mapping) and previous.get("text") == message.get("text"):
+        return Normalized(
+            ignored="Slack message_changed without a text change (unfurl or metadata)"
+        )
+    ts = message.get("ts") or (previous.get("ts") if isinstance(previous, Mapping) else None)
+    thread_id, parent_id = _thread(message)
+    edited = message.get("edited")
+    return callback.build(
+        CommunityEventType.MESSAGE_EDITED,
+        actor=_author(message, "event.message"),
+        channel_id=event.get("channel"),
+        thread_id=thread_id,
+        parent_id=parent_id,
+        content=_content(message),
+        attributes={
+            **_message_attributes(message, ts),
+            "subtype": "message_changed",
+            "edited_ts": edited.get("ts") if isinstance(edited, Mapping) else None,
+        },
+    )
+
+
+def _message_deleted(callback: _Callback) -> Normalized:
+    event = callback.event
+    previous = _mapping(event, "previous_message", "event.previous_message")
+    ts = event.get("deleted_ts") or previous.get("ts")
+    thread_id, parent_id = _thread(previous)
+    return callback.build(
+        CommunityEventType.MESSAGE_DELETED,
+        actor=_author(previous, "event.previous_message"),
+        channel_id=event.get("channel"),
+        thread_id=thread_id,
+        parent_id=parent_id,
+        attributes={**_message_attributes(previous, ts), "subtype": "message_deleted"},
+    )
+
+
+def _reaction(type_: CommunityEventType) -> Callable[[_Callback], Normalized]:
+    def handle(callback: _Callback) -> Normalized:
+        event = callback.event
+        item = _mapping(event, "item", "event.item")
+        item_user = event.get("item_user")
+        return callback.build(
+            type_,
+            actor=Actor(platform_user_id=_text_field(event, "user", "event.user")),
+            channel_id=item.get("channel"),
+            parent_id=item.get("ts"),
+            object_actor=Actor(platform_user_id=item_user) if item_user else None,
+            attributes={
+                "reaction": _text_field(event, "reaction", "event.reaction"),
+                "item_type": item.get("type"),
+                "message_id": item.get("ts"),
+                "event_ts": event.get("event_ts"),
+            },
+        )
+
+    return handle
+
+
+def _membership(type_: CommunityEventType) -> Callable[[_Callback], Normalized]:
+    def handle(callback: _Callback) -> Normalized:
+        event = callback.event
+        return callback.build(
+            type_,
+            actor=Actor(platform_user_id=_text_field(event, "user", "event.user")),
+            channel_id=event.get("channel"),
+            attributes={"channel_type": event.get("channel_type"), "inviter": event.get("inviter")},
+        )
+
+    return handle
+
+
+def _app_mention(callback: _Callback) -> Normalized:
+    return Normalized(
+        ignored="Slack app_mention duplicates the message event with the same ts; "
+        "the message event is the one normalized"
+    )
+
+
+_HANDLERS: dict[str, Callable[[_Callback], Normalized]] = {
+    "message": _message,
+    "app_mention": _app_mention,
+    "reaction_added": _reaction(CommunityEventType.REACTION_ADDED),
+    "reaction_removed": _reaction(CommunityEventType.REACTION_REMOVED),
+    "member_joined_channel": _membership(CommunityEventType.MEMBER_JOINED),
+    "member_left_channel": _membership(CommunityEventType.MEMBER_LEFT),
+}
+
+
+def _author(message: Mapping[str, Any], path: str) -> Actor:
+    """Who wrote a message: a user, or a bot (bot_id, subtype bot_message) that may have none."""
+    bot_id = message.get("bot_id") or None
+    user_id = message.get("user") or bot_id
+    if not isinstance(user_id, str):
+        raise MalformedPayload(f"Slack payload has no {path}.user")
+    profile = message.get("user_profile")
+    profile = profile if isinstance(profile, Mapping) else {}
+    return Actor(
+        platform_user_id=user_id,
+        username=message.get("username") or profile.get("name") or None,
+        display_name=profile.get("display_name") or profile.get("real_name") or None,
+        is_bot=bot_id is not None or message.get("subtype") == "bot_message",
+    )
+
+
+def _thread(message: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(thread_id, parent_id): a reply points at its thread's root, a root only names it."""
+    thread_ts = message.get("thread_ts") or None
+    if thread_ts is None:
+        return None, None
+    if thread_ts == message.get("ts"):
+        return thread_ts, None
+    return thread_ts, thread_ts
+
+
+def _content(message: Mapping[str, Any]) -> Content:
+    raw = message.get("text")
+    text = raw if isinstance(raw, str) else ""
+    for entity, char in _ENTITIES:
+        text = text.replace(entity, char)
+    files = message.get("files")
+    return Content(
+        text=text[:MAX_TEXT] or None,
+        mentions=list(dict.fromkeys(_MENTION.findall(text))),
+        links=list(dict.fromkeys(_LINK.findall(text))),
+        attachments=[_attachment(f) for f in files if isinstance(f, Mapping)]
+        if isinstance(files, list)
+        else [],
+    )
+
+
+def _attachment(file: Mapping[str, Any]) -> Attachment:
+    size = file.get("size")
+    return Attachment(
+        url=file.get("url_private") or file.get("permalink"),
+        content_type=file.get("mimetype"),
+        name=file.get("name"),
+        size_bytes=size if isinstance(size, int) and size >= 0 else None,
+    )
+
+
+def _message_attributes(message: Mapping[str, Any], ts: Any) -> dict[str, Any]:
+    text = message.get("text")
+    return {
+        "ts": ts,
+        "message_id": ts,
+        "subtype": message.get("subtype"),
+        "client_msg_id": message.get("client_msg_id"),
+        "channel_type": message.get("channel_type"),
+        "bot_id": message.get("bot_id"),
+        "text_truncated": True if isinstance(text, str) and len(text) > MAX_TEXT else None,
+    }
+
+
+def _text_field(obj: Mapping[str, Any], key: str, path: str) -> str:
+    value = obj.get(key)
+    if not isinstance(value, str) or not value:
+        raise MalformedPayload(f"Slack payload has no {path}")
+    return value
+
+
+def _mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
+    value = obj.get(key)
+    if not isinstance(value, Mapping):
+        raise MalformedPayload(f"Slack payload has no {path}")
+    return value
+
+
+def _problems(error: ValidationError) -> str:
+    """Where validation failed, without the offending values (they may be message text)."""
+    return "; ".join(
+        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
+        for problem in error.errors(include_url=False, include_input=False)
+    )
+
+
+def _epoch(value: Any, path: str) -> datetime:
+    """Slack times are epoch seconds: "1596183880.004200" strings or integers."""
+    try:
+        return datetime.fromtimestamp(float(value), UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise MalformedPayload(f"Slack payload has a malformed {path}: {value!r}") from None
