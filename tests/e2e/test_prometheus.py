@@ -37,9 +37,15 @@ def test_prometheus_scrapes_hearth_metrics(tmp_path: Path) -> None:
         f"  - job_name: hearth\n    static_configs: [{{targets: ['127.0.0.1:{port}']}}]\n"
     )
     prometheus = subprocess.Popen(
-        [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prom_port}"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ),
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ),
     )
     try:
         base = f"http://127.0.0.1:{port}"

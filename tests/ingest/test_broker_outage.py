@@ -50,8 +50,12 @@ class Broker:
 
     def run(self, command: str) -> None:
         done = subprocess.run(
-            [str(STACK), command, "kafka"], env=self.env, capture_output=True, text=True,
-            timeout=300, check=False,
+            [str(STACK), command, "kafka"],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
         )
         assert done.returncode == 0, f"stack {command} kafka failed: {done.stdout}{done.stderr}"
 
