@@ -38,14 +38,20 @@ class Outbox:
 
     async def extend(self, items: Sequence[tuple[str, Envelope]]) -> None:
         """Queue several events in order."""
-        if not items:
+        await self.add_messages(
+            [envelope_message(topic, envelope) for topic, envelope in items],
+            [envelope.id for _, envelope in items],
+        )
+
+    async def add_messages(self, messages: Sequence[Outgoing], event_ids: Sequence[str]) -> None:
+        """Queue prepared records (e.g. a dead letter with its error headers)."""
+        if not messages:
             return
         rows = []
-        for topic, envelope in items:
-            message = envelope_message(topic, envelope)
+        for message, event_id in zip(messages, event_ids, strict=True):
             rows.append(
                 {
-                    "event_id": envelope.id,
+                    "event_id": event_id,
                     "topic": message.topic,
                     "key": message.key,
                     "value": message.value,

@@ -139,6 +139,31 @@ class ModerationAction(_Payload):
     reason: str | None = None
 
 
+# ingest.action_results.v1 --------------------------------------------------
+
+
+class ActionResultEventType(StrEnum):
+    """What happened when a connector carried out an action."""
+
+    ACTION_COMPLETED = "ingest.action.completed"
+    ACTION_FAILED = "ingest.action.failed"
+
+
+class ActionResult(_Payload):
+    """The outcome of a moderation action or role grant on its platform."""
+
+    type: ActionResultEventType
+    action_id: str = Field(description="the ModerationAction's action_id, or the award event id")
+    community_id: str
+    platform: Platform
+    action: str = Field(description="delete, hide, warn, mute, ban, unban, grant_role, revoke_role")
+    outcome: str = Field(
+        description="done, unsupported, platform_error, retries_exhausted, no_binding"
+    )
+    detail: str = ""
+    attempts: int = Field(default=0, ge=0)
+
+
 # gamification.awards.v1 ----------------------------------------------------
 
 

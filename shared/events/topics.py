@@ -10,6 +10,8 @@ from pydantic import BaseModel
 from shared.events.community import CommunityEvent, CommunityEventType
 from shared.events.payloads import (
     ActionEventType,
+    ActionResult,
+    ActionResultEventType,
     AwardEvent,
     AwardEventType,
     DecisionEventType,
@@ -75,6 +77,14 @@ MODERATION_ACTIONS = Topic(
     event_types=ActionEventType,
     description="Commands for connectors: delete, hide, warn, mute, ban, unban.",
 )
+ACTION_RESULTS = Topic(
+    name="ingest.action_results.v1",
+    producer="ingest",
+    key="community_id:action_id",
+    payload=ActionResult,
+    event_types=ActionResultEventType,
+    description="What happened to each moderation action and role grant on its platform.",
+)
 GAMIFICATION_AWARDS = Topic(
     name="gamification.awards.v1",
     producer="gamification",
@@ -99,6 +109,7 @@ TOPICS: dict[str, Topic] = {
         MEMBERS_IDENTITY,
         MODERATION_DECISIONS,
         MODERATION_ACTIONS,
+        ACTION_RESULTS,
         GAMIFICATION_AWARDS,
         INSIGHTS,
     )
