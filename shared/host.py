@@ -57,6 +57,7 @@ class Host:
         retry: RetryPolicy | None = None,
         bus_connect_timeout: float = 60,
         on_started: Callable[[Host], object] | None = None,
+        group_prefix: str = "hearth",
     ) -> None:
         self.services = [HostedService(spec, db) for spec, db in services]
         self.bus = bus
@@ -66,6 +67,7 @@ class Host:
         self.retry = retry or RetryPolicy()
         self.bus_connect_timeout = bus_connect_timeout
         self.on_started = on_started
+        self.group_prefix = group_prefix
         self._tasks: list[asyncio.Task[None]] = []
 
     def create_app(self) -> FastAPI:
@@ -143,16 +145,17 @@ class Host:
         hosted.relay = relay
         self._spawn(relay.run, f"{spec.name}-outbox-relay")
         if spec.topics:
+            group = f"{self.group_prefix}-{spec.name}"
             process = idempotent_processor(
                 db,
-                group=spec.group,
+                group=group,
                 handlers=spec.handlers,
                 processed=processed_table(spec.metadata),
                 outbox=outbox_table(spec.metadata),
                 on_commit=relay.wake,
                 context=hosted.context,
             )
-            runtime = ConsumerRuntime(self.bus, spec.topics, spec.group, process, retry=self.retry)
+            runtime = ConsumerRuntime(self.bus, spec.topics, group, process, retry=self.retry)
             hosted.consumers.append(runtime)
             self._spawn(runtime.run, f"{spec.name}-consumer")
         if spec.background is not None:

@@ -122,6 +122,18 @@ async def binding_with_external_id(
     return (await session.execute(query)).mappings().first()
 
 
+async def binding_of_community(
+    session: AsyncSession, community_id: str, platform: str
+) -> RowMapping | None:
+    """The community's binding on a platform (the oldest, if there are several)."""
+    query = (
+        select(bindings)
+        .where(bindings.c.community_id == community_id, bindings.c.platform == platform)
+        .order_by(bindings.c.created_at, bindings.c.id)
+    )
+    return (await session.execute(query)).mappings().first()
+
+
 async def list_bindings(
     session: AsyncSession, tenant_id: str, community_id: str
 ) -> Sequence[RowMapping]:
@@ -328,19 +340,6 @@ async def lookalike_identities(
 
 
 # received events -----------------------------------------------------------
-
-
-async def known_dedup_keys(
-    session: AsyncSession, community_id: str, keys: Sequence[str]
-) -> set[str]:
-    """Which of `keys` a community has already received."""
-    if not keys:
-        return set()
-    query = select(received_events.c.dedup_key).where(
-        received_events.c.community_id == community_id,
-        received_events.c.dedup_key.in_(list(set(keys))),
-    )
-    return set((await session.execute(query)).scalars())
 
 
 async def known_event_ids(session: AsyncSession, dedup: Mapping[str, Sequence[str]]) -> dict:

@@ -31,6 +31,8 @@ class UnitOfWork:
     outbox: Outbox
     context: Any = None
     """The service's context (settings, platform clients) from its ServiceSpec.setup."""
+    group: str = ""
+    """The consumer group handling the event (names its dead-letter topics)."""
 
 
 Handler = Callable[[Envelope, UnitOfWork], Awaitable[None]]
@@ -75,7 +77,9 @@ def idempotent_processor(
                     continue
                 seen.add(envelope.id)
                 fresh.append(envelope)
-            uow = UnitOfWork(session=session, outbox=Outbox(session, outbox), context=context)
+            uow = UnitOfWork(
+                session=session, outbox=Outbox(session, outbox), context=context, group=group
+            )
             for envelope in fresh:
                 handler = handlers.get(envelope.type)
                 if handler is None:

@@ -51,6 +51,10 @@ class Ingest:
     tenant_id: str
     host: Host
 
+    @property
+    def group(self) -> str:
+        return f"{self.host.group_prefix}-ingest"
+
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {key or self.admin_key}"}
 
@@ -109,7 +113,10 @@ class Ingest:
 
 
 async def start_ingest(kind: str, bus: Bus, db: Database, tenancy: Database) -> Ingest:
-    host = Host([(INGEST, db)], bus=bus, tenancy_db=tenancy)
+    # A consumer group of its own, so services of other tests or runs on the same broker
+    # never take this one's events.
+    group_prefix = f"test{str(ULID()).lower()}"
+    host = Host([(INGEST, db)], bus=bus, tenancy_db=tenancy, group_prefix=group_prefix)
     app = host.create_app()
     await host.start()
     await migrate_tenancy(tenancy)
@@ -123,12 +130,23 @@ async def start_ingest(kind: str, bus: Bus, db: Database, tenancy: Database) -> 
     return Ingest(kind, client, bus, key, tenant, host)
 
 
+@pytest.fixture
+def ingest_env() -> dict[str, str]:
+    """Extra HEARTH_INGEST_* settings; a test module overrides this to point at fakes."""
+    return {}
+
+
 @pytest.fixture(params=["memory", "kafka"])
 async def ingest(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    ingest_env: dict[str, str],
 ) -> AsyncIterator[Ingest]:
     """The ingest service on the embedded backend and on real Kafka + PostgreSQL."""
     monkeypatch.setenv("HEARTH_INGEST_SECRETS_KEY", SecretBox.new_key())
+    for name, value in ingest_env.items():
+        monkeypatch.setenv(name, value)
     if request.param == "memory":
         bus: Bus = InMemoryBus()
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'ingest.db'}", schema="ingest")
