@@ -160,6 +160,58 @@ def schema(
         console.print(f"wrote {path}")
 
 
+@app.command("import")
+def import_history(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            help="Telegram Desktop result.json, Slack export .zip, or DiscordChatExporter .json",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    community: Annotated[str, typer.Option(help="Community id the history belongs to")],
+    api_url: Annotated[
+        str, typer.Option(envvar="HEARTH_API_URL", help="Where ingest answers")
+    ] = "http://127.0.0.1:8000",
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="HEARTH_API_KEY", help="Key with events:write (default: the dev key)"),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 500,
+    state_dir: Annotated[
+        Path, typer.Option(help="Where progress is kept so a rerun resumes")
+    ] = Path(".hearth/imports"),
+) -> None:
+    """Import a community's history as backfilled events; resumable and idempotent."""
+    from services.ingest.importer import ImportFailed, run_import
+
+    key = api_key or _dev_key()
+    try:
+        report = run_import(
+            file,
+            community_id=community,
+            api_url=api_url,
+            api_key=key,
+            batch_size=batch_size,
+            state_dir=state_dir,
+            console=console,
+        )
+    except (ValueError, ImportFailed) as exc:
+        console.print(f"[red]import stopped:[/] {exc}")
+        raise typer.Exit(1) from None
+    if not report.ok:
+        raise typer.Exit(2)
+
+
+def _dev_key() -> str:
+    key_file = Path(".hearth/dev-api-key")
+    if not key_file.exists():
+        console.print("[red]no API key:[/] pass --api-key or set HEARTH_API_KEY")
+        raise typer.Exit(1)
+    return key_file.read_text(encoding="utf-8").strip()
+
+
 def _tenancy_db(database_url: str | None, data_dir: Path | None) -> Database:
     if database_url:
         return Database(database_url, schema="hearth")

@@ -115,3 +115,42 @@ def test_dev_creates_the_dev_tenant_key_once(dev, tmp_path: Path) -> None:
         second_output = stop(again)
     assert key_file.read_text().strip() == key, "a restart keeps the same key"
     assert key not in second_output, "the key is printed only when created"
+
+
+@pytest.mark.e2e
+def test_hearth_import_backfills_history_once(dev, tmp_path: Path) -> None:
+    base, data_dir, _ = dev
+    key = (data_dir / "dev-api-key").read_text().strip()
+    auth = {"Authorization": f"Bearer {key}"}
+    community = httpx.post(
+        f"{base}/v1/ingest/communities", json={"name": "History"}, headers=auth
+    ).json()["id"]
+    export = Path(__file__).resolve().parents[1] / "ingest/payloads/imports/telegram_result.json"
+    command = [
+        sys.executable,
+        "-m",
+        "services.cli",
+        "import",
+        str(export),
+        "--community",
+        community,
+        "--api-url",
+        base,
+        "--api-key",
+        key,
+        "--state-dir",
+        str(tmp_path / "state"),
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert key not in first.stdout + first.stderr
+    events = httpx.get(
+        f"{base}/v1/ingest/events", params={"community_id": community}, headers=auth
+    ).json()["items"]
+    assert events and all(e["backfilled"] for e in events)
+    second = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert second.returncode == 0, second.stdout + second.stderr
+    again = httpx.get(
+        f"{base}/v1/ingest/events", params={"community_id": community}, headers=auth
+    ).json()["items"]
+    assert len(again) == len(events), "a rerun imports nothing twice"

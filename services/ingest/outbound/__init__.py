@@ -19,10 +19,9 @@ from services.ingest.outbound.base import (
     TransientPlatformError,
     Unsupported,
 )
-from services.ingest.outbound.executor import DEFAULT_BASE_URLS, clients_for, execute
+from services.ingest.outbound.executor import clients_for, default_base_url, execute
 
 __all__ = [
-    "DEFAULT_BASE_URLS",
     "ActionOutcome",
     "ActionResult",
     "InvalidAction",
@@ -34,5 +33,6 @@ __all__ = [
     "TransientPlatformError",
     "Unsupported",
     "clients_for",
+    "default_base_url",
     "execute",
 ]

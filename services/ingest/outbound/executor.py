@@ -10,6 +10,7 @@ penalty for clients that ignore it. Refusals and unsupported actions are never r
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Final
@@ -32,32 +33,27 @@ from services.ingest.outbound.base import (
     TransientPlatformError,
     Unsupported,
 )
-from services.ingest.outbound.discord import DEFAULT_BASE_URL as DISCORD_API
-from services.ingest.outbound.discord import DiscordClient
-from services.ingest.outbound.github import DEFAULT_BASE_URL as GITHUB_API
-from services.ingest.outbound.github import GitHubClient
-from services.ingest.outbound.slack import DEFAULT_BASE_URL as SLACK_API
-from services.ingest.outbound.slack import SlackClient
-from services.ingest.outbound.telegram import DEFAULT_BASE_URL as TELEGRAM_API
-from services.ingest.outbound.telegram import TelegramClient
 from shared.events.community import Platform
 
 logger = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 
-DEFAULT_BASE_URLS: Final[Mapping[Platform, str]] = {
-    Platform.TELEGRAM: TELEGRAM_API,
-    Platform.SLACK: SLACK_API,
-    Platform.DISCORD: DISCORD_API,
-    Platform.GITHUB: GITHUB_API,
+# Adapters are imported on first use: aiogram and githubkit take seconds to import, and
+# a process that never acts on a platform (or `hearth --help`) should not pay for them.
+_ADAPTERS: Final[Mapping[Platform, tuple[str, str]]] = {
+    Platform.TELEGRAM: ("services.ingest.outbound.telegram", "TelegramClient"),
+    Platform.SLACK: ("services.ingest.outbound.slack", "SlackClient"),
+    Platform.DISCORD: ("services.ingest.outbound.discord", "DiscordClient"),
+    Platform.GITHUB: ("services.ingest.outbound.github", "GitHubClient"),
 }
-_ADAPTERS: Final[Mapping[Platform, Callable[[Mapping[str, str], str], PlatformClient]]] = {
-    Platform.TELEGRAM: TelegramClient,
-    Platform.SLACK: SlackClient,
-    Platform.DISCORD: DiscordClient,
-    Platform.GITHUB: GitHubClient,
-}
+
+
+def default_base_url(platform: Platform) -> str:
+    """The platform's public API, where a client goes unless told otherwise."""
+    module, _ = _ADAPTERS[platform]
+    url: str = importlib.import_module(module).DEFAULT_BASE_URL
+    return url
 
 
 async def execute(
@@ -122,10 +118,13 @@ def clients_for(
     Raises Unsupported for a platform without outbound actions, and MissingCredential when
     the binding's secrets lack the token. The caller closes the client (`aclose()`).
     """
-    adapter = _ADAPTERS.get(platform)
-    if adapter is None:
+    if platform not in _ADAPTERS:
         raise Unsupported(f"Hearth cannot act on {platform}: no outbound client for it")
-    base_url = (base_urls or {}).get(platform) or DEFAULT_BASE_URLS[platform]
+    module, name = _ADAPTERS[platform]
+    adapter: Callable[[Mapping[str, str], str], PlatformClient] = getattr(
+        importlib.import_module(module), name
+    )
+    base_url = (base_urls or {}).get(platform) or default_base_url(platform)
     return adapter(credentials, base_url)
 
 

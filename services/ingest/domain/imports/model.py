@@ -1,0 +1,83 @@
+"""What the export parsers share: their stats, the sources they read and how they make events."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal, cast
+
+from pydantic import ValidationError
+
+from services.ingest.schemas import EventIn
+
+ImportFormat = Literal["telegram", "slack", "discord"]
+
+Source = str | os.PathLike[str] | IO[bytes] | IO[str]
+"""A path to an export, or a file object already open on it (binary or text)."""
+
+MAX_TEXT = 100_000
+MAX_TITLE = 1_000
+
+
+@dataclass
+class ParseStats:
+    """What a parser made of an export: events produced, and source items skipped by reason."""
+
+    parsed: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def skip(self, reason: str, count: int = 1) -> None:
+        """Count `count` source items that yield no event, under a short, stable reason."""
+        self.skipped[reason] += count
+
+    @property
+    def skipped_total(self) -> int:
+        """Source items skipped, whatever the reason."""
+        return sum(self.skipped.values())
+
+
+def make_event(stats: ParseStats, **fields: Any) -> EventIn | None:
+    """A backfilled EventIn, or None (counted as skipped) when the fields do not validate."""
+    try:
+        event = EventIn(backfilled=True, **fields)
+    except ValidationError as exc:
+        # The reason names the fields, never their values: those may be message text.
+        where = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors(include_url=False, include_input=False)
+        )
+        stats.skip(f"invalid event: {where}")
+        return None
+    stats.parsed += 1
+    return event
+
+
+def clip(text: str | None, limit: int, attributes: dict[str, Any], flag: str) -> str | None:
+    """Empty text as None; text over `limit` cut there, saying so in attributes[flag]."""
+    if not text:
+        return None
+    if len(text) > limit:
+        attributes[flag] = True
+        return text[:limit]
+    return text
+
+
+@contextmanager
+def open_text(source: Source) -> Iterator[IO[str]]:
+    """The source as UTF-8 text; a path is opened (and closed) here, a file object is not."""
+    if isinstance(source, str | os.PathLike):
+        with open(source, encoding="utf-8-sig") as text:
+            yield text
+        return
+    if isinstance(source.read(0), str):
+        yield cast(IO[str], source)
+        return
+    wrapper = io.TextIOWrapper(cast(IO[bytes], source), encoding="utf-8-sig")
+    try:
+        yield wrapper
+    finally:
+        wrapper.detach()  # leave the caller's file open
