@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -98,8 +99,8 @@ class KafkaBus:
             await asyncio.gather(*futures)
         except KafkaError as exc:
             raise BusUnavailable(f"Kafka did not acknowledge the write: {exc}") from exc
-        for message in messages:
-            BUS_PUBLISHED_TOTAL.labels(topic=message.topic).inc()
+        for topic, count in Counter(message.topic for message in messages).items():
+            BUS_PUBLISHED_TOTAL.labels(topic=topic).inc(count)
 
     def consumer(self, topics: Sequence[str], group: str) -> BusConsumer:
         """A new member of `group`: manual commits, earliest offset for a new group."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -178,10 +179,11 @@ class ConsumerRuntime:
             log.warning("offset commit refused, records will be redelivered: %s", exc)
 
     def _count(self, deliveries: Sequence[Delivery], outcome: str) -> None:
-        for delivery in deliveries:
-            CONSUMER_MESSAGES_TOTAL.labels(
-                group=self.group, topic=delivery.record.topic, outcome=outcome
-            ).inc()
+        per_topic = Counter(delivery.record.topic for delivery in deliveries)
+        for topic, count in per_topic.items():
+            CONSUMER_MESSAGES_TOTAL.labels(group=self.group, topic=topic, outcome=outcome).inc(
+                count
+            )
 
     def _report_lag(self, consumer: BusConsumer) -> None:
         for (topic, partition), lag in consumer.lag().items():

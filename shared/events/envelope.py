@@ -103,7 +103,11 @@ class Envelope(BaseModel):
     @classmethod
     def from_kafka(cls, key: bytes | None, value: bytes, headers: Headers) -> Envelope:
         """Decode a binary-mode record; raise EnvelopeError when it is not a CloudEvent."""
-        found = _ce_headers(headers)
+        found: dict[str, object] = {}
+        for name, raw in headers:
+            attribute = _ATTRIBUTE_OF_HEADER.get(name.lower())
+            if attribute is not None:
+                found[attribute] = raw.decode(errors="replace")
         if "specversion" not in found or "id" not in found or "type" not in found:
             raise EnvelopeError("missing ce_specversion, ce_id or ce_type header")
         try:
@@ -114,27 +118,16 @@ class Envelope(BaseModel):
             raise EnvelopeError("body must be a JSON object")
         if key is not None and "partitionkey" not in found:
             found["partitionkey"] = key.decode(errors="replace")
-        content_type = _header(headers, "content-type") or JSON_CONTENT_TYPE
+        found["data"] = data
         try:
-            return cls.model_validate({**found, "datacontenttype": content_type, "data": data})
+            return cls.model_validate(found)
         except ValueError as exc:
             raise EnvelopeError(str(exc)) from exc
 
 
-def _ce_headers(headers: Headers) -> dict[str, str]:
-    wanted = set(_CORE) | set(_EXTENSIONS)
-    found: dict[str, str] = {}
-    for name, raw in headers:
-        if name.startswith(CE_PREFIX) and name[len(CE_PREFIX) :] in wanted:
-            found[name[len(CE_PREFIX) :]] = raw.decode(errors="replace")
-    return found
-
-
-def _header(headers: Headers, name: str) -> str | None:
-    for key, raw in headers:
-        if key.lower() == name:
-            return raw.decode(errors="replace")
-    return None
+# Header name → attribute, built once: decoding runs for every record consumed.
+_ATTRIBUTE_OF_HEADER = {CE_PREFIX + name: name for name in (*_CORE, *_EXTENSIONS)}
+_ATTRIBUTE_OF_HEADER["content-type"] = "datacontenttype"
 
 
 def header_map(headers: Headers) -> Mapping[str, str]:
