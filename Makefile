@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock 2>/dev/
 STACK := deploy/local/stack
 PYTEST_ARGS ?=
 
-.PHONY: dev test lint format install schema bench stack-start stack-stop stack-status clean
+.PHONY: dev test lint format install schema bench bench-ingest stack-start stack-stop stack-status clean
 
 $(STAMP):
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ schema: install
 ## Throughput and latency of our Kafka adapter beside raw aiokafka, in one run.
 bench: install
 	@bash deploy/local/with-stack $(BIN)/python bench/bus.py
+
+## Our ingest endpoints beside a bare FastAPI + aiokafka baseline, in one run.
+bench-ingest: install
+	@bash deploy/local/with-stack $(BIN)/python bench/ingest.py
 
 stack-start:
 	$(STACK) start

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.ingest import repository
 from services.ingest.tables import metadata
 from shared.bus.port import Bus, envelope_message
@@ -40,8 +42,8 @@ async def accept(
     """Publish the drafts that are new; one Outcome per draft, in order."""
     if not drafts:
         return []
-    events = await _with_members(db, drafts)
-    async with db.sessions() as session:
+    async with db.transaction() as session:
+        events = await _with_members(session, drafts)
         by_community: dict[str, list[str]] = {}
         for event in events:
             by_community.setdefault(event.community_id, []).append(event.dedup_key)
@@ -57,19 +59,25 @@ async def accept(
         fresh.append(event)
         outcomes.append(Outcome("accepted", event.event_id))
     if fresh:
+        payloads = [event.model_dump(mode="json") for event in fresh]  # serialized once
         messages = [
             envelope_message(
-                COMMUNITY_EVENTS.name, e.to_envelope(traceparent=child_traceparent(traceparent))
+                COMMUNITY_EVENTS.name,
+                event.to_envelope(traceparent=child_traceparent(traceparent), data=payload),
             )
-            for e in fresh
+            for event, payload in zip(fresh, payloads, strict=True)
         ]
         await bus.publish_many(messages)  # BusUnavailable propagates: nothing recorded
         async with db.transaction() as session:
-            await repository.record_received(session, [_received_row(e) for e in fresh])
+            await repository.record_received(
+                session, [_received_row(e, p) for e, p in zip(fresh, payloads, strict=True)]
+            )
     return outcomes
 
 
-async def _with_members(db: Database, drafts: Sequence[CommunityEvent]) -> list[CommunityEvent]:
+async def _with_members(
+    session: AsyncSession, drafts: Sequence[CommunityEvent]
+) -> list[CommunityEvent]:
     """Give every actor its Hearth member id, creating members for new accounts."""
     by_tenant: dict[str, dict[tuple[str, str], repository.ActorSeen]] = {}
     for draft in drafts:
@@ -85,22 +93,24 @@ async def _with_members(db: Database, drafts: Sequence[CommunityEvent]) -> list[
             )
             by_tenant.setdefault(draft.tenant_id, {})[(seen.platform, seen.platform_user_id)] = seen
     resolved: dict[tuple[str, str, str], str] = {}
-    async with db.transaction() as session:
-        outbox = Outbox(session, OUTBOX)
-        for tenant_id, actors in by_tenant.items():
-            members, created = await repository.resolve_members(session, tenant_id, actors.values())
-            for (platform, user_id), member_id in members.items():
-                resolved[(tenant_id, platform, user_id)] = member_id
-            created_set = set(created)
-            for key, member_id in members.items():
-                if member_id in created_set:
-                    seen = actors[key]
-                    await outbox.add(
-                        MEMBERS_IDENTITY.name,
-                        member_created(tenant_id, member_id, seen).to_envelope(
-                            source="/hearth/ingest", partitionkey=f"{tenant_id}:{member_id}"
-                        ),
-                    )
+    outbox = Outbox(session, OUTBOX)
+    for tenant_id, actors in by_tenant.items():
+        members, created = await repository.resolve_members(session, tenant_id, actors.values())
+        for (platform, user_id), member_id in members.items():
+            resolved[(tenant_id, platform, user_id)] = member_id
+        created_set = set(created)
+        await outbox.extend(
+            [
+                (
+                    MEMBERS_IDENTITY.name,
+                    member_created(tenant_id, member_id, actors[key]).to_envelope(
+                        source="/hearth/ingest", partitionkey=f"{tenant_id}:{member_id}"
+                    ),
+                )
+                for key, member_id in members.items()
+                if member_id in created_set
+            ]
+        )
     return [_stamp(draft, resolved) for draft in drafts]
 
 
@@ -139,7 +149,7 @@ def member_created(tenant_id: str, member_id: str, seen: repository.ActorSeen) -
     )
 
 
-def _received_row(event: CommunityEvent) -> dict[str, object]:
+def _received_row(event: CommunityEvent, payload: dict[str, object]) -> dict[str, object]:
     return {
         "event_id": event.event_id,
         "tenant_id": event.tenant_id,
@@ -150,5 +160,5 @@ def _received_row(event: CommunityEvent) -> dict[str, object]:
         "member_id": event.actor.member_id,
         "occurred_at": event.occurred_at,
         "ingested_at": utcnow(),
-        "payload": event.model_dump(mode="json"),
+        "payload": payload,
     }

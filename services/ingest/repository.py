@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -215,22 +215,19 @@ async def resolve_members(
 async def _members_of(
     session: AsyncSession, tenant_id: str, keys: Sequence[IdentityKey]
 ) -> dict[IdentityKey, str]:
+    by_platform: dict[str, list[str]] = {}
+    for platform, user_id in keys:
+        by_platform.setdefault(platform, []).append(user_id)
     found: dict[IdentityKey, str] = {}
-    for start in range(0, len(keys), 200):
-        chunk = keys[start : start + 200]
-        query = select(
-            identities.c.platform, identities.c.platform_user_id, identities.c.member_id
-        ).where(
-            identities.c.tenant_id == tenant_id,
-            or_(
-                *(
-                    and_(identities.c.platform == p, identities.c.platform_user_id == u)
-                    for p, u in chunk
-                )
-            ),
-        )
-        for platform, user_id, member_id in (await session.execute(query)).all():
-            found[(platform, user_id)] = member_id
+    for platform, user_ids in by_platform.items():
+        for start in range(0, len(user_ids), 500):
+            query = select(identities.c.platform_user_id, identities.c.member_id).where(
+                identities.c.tenant_id == tenant_id,
+                identities.c.platform == platform,
+                identities.c.platform_user_id.in_(user_ids[start : start + 500]),
+            )
+            for user_id, member_id in (await session.execute(query)).all():
+                found[(platform, user_id)] = member_id
     return found
 
 

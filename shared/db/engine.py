@@ -32,7 +32,9 @@ class Database:
         parsed = make_url(url)
         self.is_postgres = parsed.get_backend_name() == "postgresql"
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
-        options: dict[str, Any] = {"echo": echo, "pool_pre_ping": self.is_postgres}
+        # No pre-ping: it costs a round trip per checkout on the hot path; a connection
+        # broken by a server restart is invalidated on its first error and replaced.
+        options: dict[str, Any] = {"echo": echo, "pool_recycle": 1800}
         if self.is_postgres:
             options["pool_size"] = pool_size
             if schema:

@@ -114,8 +114,13 @@ class CommunityEvent(BaseModel):
         who = self.actor.member_id or f"{self.platform}:{self.actor.platform_user_id}"
         return f"{self.community_id}:{who}"
 
-    def to_envelope(self, traceparent: str | None = None) -> Envelope:
-        """Wrap in a CloudEvent; the event id is the envelope id."""
+    def to_envelope(
+        self, traceparent: str | None = None, *, data: dict[str, Any] | None = None
+    ) -> Envelope:
+        """Wrap in a CloudEvent; the event id is the envelope id.
+
+        `data` is this event already dumped to JSON-ready form, when the caller has it.
+        """
         return Envelope(
             id=self.event_id,
             source=f"/hearth/ingest/{self.platform.value}",
@@ -127,5 +132,5 @@ class CommunityEvent(BaseModel):
             partitionkey=self.partition_key,
             traceparent=traceparent,
             dataschema="urn:hearth:schema:community.events.v1",
-            data=self.model_dump(mode="json"),
+            data=data if data is not None else self.model_dump(mode="json"),
         )
