@@ -173,6 +173,10 @@ async def test_telegram_update_needs_the_secret_token(ingest: Ingest) -> None:
         path, content=body, headers={"X-Telegram-Bot-Api-Secret-Token": "tg-secret_1"}
     )
     assert answer.status_code == 200, answer.text
+    redelivered = await ingest.client.post(
+        path, content=body, headers={"X-Telegram-Bot-Api-Secret-Token": "tg-secret_1"}
+    )
+    assert redelivered.json()["duplicates"] == 1, "same update_id: published once"
     [envelope] = await ingest.published(
         EVENTS, match=lambda e: e.data.get("community_id") == community
     )
@@ -218,6 +222,8 @@ async def test_discourse_post_created_is_verified_and_normalized(ingest: Ingest)
     }
     answer = await ingest.client.post(binding["webhook_path"], content=body, headers=headers)
     assert answer.status_code == 200, answer.text
+    redelivered = await ingest.client.post(binding["webhook_path"], content=body, headers=headers)
+    assert redelivered.json()["duplicates"] == 1
     [envelope] = await ingest.published(
         EVENTS, match=lambda e: e.data.get("community_id") == community
     )
