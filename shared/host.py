@@ -26,6 +26,7 @@ from shared.db.outbox import OutboxRelay
 from shared.db.tables import outbox_table, processed_table
 from shared.events.topics import TOPICS
 from shared.observability.metrics import PrometheusMiddleware, metrics_router
+from shared.observability.tracing import TraceContextMiddleware
 from shared.service import ServiceSpec
 from shared.tenancy.repository import SqlApiKeyStore, migrate_tenancy
 
@@ -80,6 +81,7 @@ class Host:
         )
         install_problem_handlers(app)
         app.add_middleware(PrometheusMiddleware)
+        app.add_middleware(TraceContextMiddleware)
         app.include_router(metrics_router())
         for hosted in self.services:
             if hosted.spec.setup is not None:

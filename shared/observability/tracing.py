@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
+
+from shared.observability.logging import bind_event
 
 # Kafka header and HTTP header name; CloudEvents' distributed-tracing extension
 # carries the same value as the `ce_traceparent` attribute.
@@ -78,3 +81,35 @@ def trace_id_of(traceparent: str | None) -> str | None:
     """Return the trace id in a `traceparent` value, or None when it is invalid."""
     context = parse_traceparent(traceparent)
     return context.trace_id if context else None
+
+
+class TraceContextMiddleware:
+    """Binds each HTTP request's W3C trace id to the logs, continuing the caller's trace.
+
+    A request without a valid `traceparent` header starts a new trace; the response
+    carries the request's traceparent so a caller can find its logs and events.
+    """
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = None
+        for name, value in scope.get("headers", ()):
+            if name == b"traceparent":
+                incoming = value.decode("latin-1")
+        traceparent = child_traceparent(incoming)
+        scope.setdefault("state", {})["traceparent"] = traceparent
+
+        async def send_with_trace(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                headers.append((b"traceparent", traceparent.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        with bind_event(None, trace_id_of(traceparent)):
+            await self.app(scope, receive, send_with_trace)

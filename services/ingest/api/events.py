@@ -29,7 +29,6 @@ from shared.api.problems import (
 )
 from shared.bus.port import BusUnavailable
 from shared.events.community import Actor, CommunityEvent, CommunityEventType, Platform
-from shared.observability.tracing import TRACEPARENT_HEADER
 
 router = APIRouter(prefix="/v1/ingest/events", tags=["ingest: events"])
 MAX_BODY = 8 * 1024 * 1024
@@ -112,7 +111,7 @@ async def send_events(
             ctx.db,
             ctx.bus,
             [draft for _, draft in drafts],
-            traceparent=request.headers.get(TRACEPARENT_HEADER),
+            traceparent=getattr(request.state, "traceparent", None),
         )
     except BusUnavailable as exc:
         raise ServiceUnavailable(

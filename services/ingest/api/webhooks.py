@@ -25,7 +25,6 @@ from shared.api.problems import (
 from shared.bus.port import BusUnavailable
 from shared.events.community import Platform
 from shared.events.envelope import utcnow
-from shared.observability.tracing import TRACEPARENT_HEADER
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/ingest/webhooks", tags=["ingest: webhooks"])
@@ -102,7 +101,7 @@ async def receive_webhook(
             ctx.db,
             ctx.bus,
             normalized.events,
-            traceparent=request.headers.get(TRACEPARENT_HEADER),
+            traceparent=getattr(request.state, "traceparent", None),
         )
     except BusUnavailable as exc:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="bus_unavailable").inc()
