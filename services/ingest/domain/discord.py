@@ -45,26 +45,26 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeGuard
-
-from pydantic import ValidationError
+from typing import Any
 
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
-from shared.events.community import (
-    Actor,
-    Attachment,
-    CommunityEvent,
-    CommunityEventType,
-    Content,
-    Platform,
+from services.ingest.domain.payload import (
+    Fields,
+    byte_size,
+    drafted_events,
+    is_int,
+    iso_time,
+    mapping,
+    mappings,
+    optional_mapping,
+    str_or_none,
+    unique,
 )
+from shared.events.community import Actor, Attachment, CommunityEventType, Content, Platform
 
 DISCORD_EPOCH = datetime(2015, 1, 1, tzinfo=UTC)
 UNKNOWN_ACTOR = "unknown"
 """platform_user_id of a deletion's actor: the Gateway does not say who deleted."""
-
-Fields = dict[str, Any]
-"""The fields of one CommunityEvent that depend on the dispatch."""
 
 Builder = Callable[[Mapping[str, Any], "_Frame"], "Fields | str"]
 
@@ -92,28 +92,17 @@ def normalize_discord_gateway(
     build = _BUILDERS.get(name)
     if build is None:
         return Normalized(ignored=f"gateway event {name} is not community activity")
-    data = _obj(dispatch, "d", "d")
+    data = mapping(dispatch, "d", "d")
     if data.get("guild_id") is None:
         return Normalized(ignored=f"{name} outside a guild (a direct message)")
     seq = dispatch.get("s")
     guild_id = _snowflake(data, "guild_id", "d.guild_id")
-    frame = _Frame(name, guild_id, seq if _is_int(seq) else None, received_at)
+    frame = _Frame(name, guild_id, seq if is_int(seq) else None, received_at)
     fields = build(data, frame)
     if isinstance(fields, str):
         return Normalized(ignored=fields)
-    try:
-        event = CommunityEvent(
-            tenant_id=ctx.tenant_id,
-            community_id=ctx.community_id,
-            platform=Platform.DISCORD,
-            workspace_id=frame.guild_id,
-            ingested_at=received_at,
-            **fields,
-        )
-    except ValidationError as exc:
-        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
-        raise MalformedPayload(f"{name}: {where}: {exc.errors()[0]['msg']}") from None
-    return Normalized(events=(event,))
+    fields["workspace_id"] = frame.guild_id
+    return drafted_events(ctx, Platform.DISCORD, [fields], received_at=received_at, what=name)
 
 
 def normalize_discord_interaction(
@@ -123,7 +112,7 @@ def normalize_discord_interaction(
     if not isinstance(payload, Mapping):
         raise MalformedPayload("interaction: expected a JSON object")
     kind = payload.get("type")
-    if not _is_int(kind):
+    if not is_int(kind):
         raise MalformedPayload("type: expected the interaction type (an integer)")
     if kind == 1:
         return Normalized(ignored="interaction PING answered with PONG", reply={"type": 1})
@@ -149,7 +138,7 @@ class _Frame:
 
 
 def _message_create(data: Mapping[str, Any], frame: _Frame) -> Fields | str:
-    when = _iso(data, "timestamp", "d.timestamp")
+    when = iso_time(data, "timestamp", "d.timestamp")
     return _message(data, frame, CommunityEventType.MESSAGE_CREATED, when, ())
 
 
@@ -157,7 +146,7 @@ def _message_update(data: Mapping[str, Any], frame: _Frame) -> Fields | str:
     edited_at = data.get("edited_timestamp")
     if edited_at is None:
         return "MESSAGE_UPDATE without edited_timestamp: a pin, embed or flag change, not an edit"
-    when = _iso(data, "edited_timestamp", "d.edited_timestamp")
+    when = iso_time(data, "edited_timestamp", "d.edited_timestamp")
     return _message(data, frame, CommunityEventType.MESSAGE_EDITED, when, (str(edited_at),))
 
 
@@ -179,17 +168,17 @@ def _message(
         attributes["webhook_id"] = str(webhook_id)
     parent_id = object_actor = None
     if message_type == 19:
-        reference = _obj(data, "message_reference", "d.message_reference")
+        reference = mapping(data, "message_reference", "d.message_reference")
         parent_id = _snowflake(reference, "message_id", "d.message_reference.message_id")
         # referenced_message is null when the original was deleted, absent when not fetched.
-        referenced = _opt_obj(data, "referenced_message", "d.referenced_message")
+        referenced = optional_mapping(data, "referenced_message", "d.referenced_message")
         if referenced is not None:
             webhook = referenced.get("webhook_id") is not None
             object_actor = _author(referenced, "d.referenced_message", webhook=webhook)
     channel_id = _snowflake(data, "channel_id", "d.channel_id")
     if "channel_type" in data:
         attributes["channel_type"] = data["channel_type"]
-    text = _text(data.get("content"))
+    text = str_or_none(data.get("content"))
     return {
         "type": event_type,
         "occurred_at": when or snowflake_time(message_id),
@@ -202,12 +191,14 @@ def _message(
         "object_actor": object_actor,
         "content": Content(
             text=text,
-            attachments=[_attachment(item) for item in _list(data, "attachments", "d.attachments")],
+            attachments=[
+                _attachment(item) for item in mappings(data, "attachments", "d.attachments")
+            ],
             mentions=[
                 _snowflake(user, "id", f"d.mentions[{index}].id")
-                for index, user in enumerate(_list(data, "mentions", "d.mentions"))
+                for index, user in enumerate(mappings(data, "mentions", "d.mentions"))
             ],
-            links=list(dict.fromkeys(_links(text))),
+            links=unique(_links(text)),
         ),
         "attributes": attributes,
     }
@@ -230,14 +221,14 @@ def _message_delete(data: Mapping[str, Any], frame: _Frame) -> Fields:
 def _reaction(data: Mapping[str, Any], frame: _Frame) -> Fields:
     message_id = _snowflake(data, "message_id", "d.message_id")
     user_id = _snowflake(data, "user_id", "d.user_id")
-    emoji = _obj(data, "emoji", "d.emoji")
+    emoji = mapping(data, "emoji", "d.emoji")
     reaction = {"name": emoji.get("name"), "id": emoji.get("id")}
     # A custom emoji is known by its id (its name may be null once deleted), Unicode by name.
     emoji_key = reaction["id"] or reaction["name"]
     if not isinstance(emoji_key, str) or not emoji_key:
         raise MalformedPayload("d.emoji: expected an id or a name")
-    member = _opt_obj(data, "member", "d.member")
-    user = _opt_obj(member, "user", "d.member.user") if member is not None else None
+    member = optional_mapping(data, "member", "d.member")
+    user = optional_mapping(member, "user", "d.member.user") if member is not None else None
     actor = _user_actor(user, member, "d.member.user") if user else Actor(platform_user_id=user_id)
     author_id = data.get("message_author_id")
     # Snowflake 0 is nobody: some captures blank the author that way.
@@ -259,7 +250,7 @@ def _reaction(data: Mapping[str, Any], frame: _Frame) -> Fields:
 
 
 def _member_add(data: Mapping[str, Any], frame: _Frame) -> Fields:
-    actor = _user_actor(_obj(data, "user", "d.user"), data, "d.user")
+    actor = _user_actor(mapping(data, "user", "d.user"), data, "d.user")
     joined_at = data.get("joined_at")
     # Discord may repeat GUILD_MEMBER_ADD for a member; a rejoin has a new joined_at.
     if isinstance(joined_at, str):
@@ -268,7 +259,7 @@ def _member_add(data: Mapping[str, Any], frame: _Frame) -> Fields:
         dedup_key = frame.dedup_key(actor.platform_user_id, with_seq=True)
     return {
         "type": CommunityEventType.MEMBER_JOINED,
-        "occurred_at": _iso(data, "joined_at", "d.joined_at") or frame.received_at,
+        "occurred_at": iso_time(data, "joined_at", "d.joined_at") or frame.received_at,
         "source_event_id": actor.platform_user_id,
         "dedup_key": dedup_key,
         "actor": actor,
@@ -276,7 +267,7 @@ def _member_add(data: Mapping[str, Any], frame: _Frame) -> Fields:
 
 
 def _member_remove(data: Mapping[str, Any], frame: _Frame) -> Fields:
-    actor = _user_actor(_obj(data, "user", "d.user"), None, "d.user")
+    actor = _user_actor(mapping(data, "user", "d.user"), None, "d.user")
     return {
         "type": CommunityEventType.MEMBER_LEFT,
         "occurred_at": frame.received_at,
@@ -290,8 +281,8 @@ def _thread_create(data: Mapping[str, Any], frame: _Frame) -> Fields | str:
     if data.get("newly_created") is not True:
         return "THREAD_CREATE for an existing thread: the bot was added to it"
     thread_id = _snowflake(data, "id", "d.id")
-    metadata = _opt_obj(data, "thread_metadata", "d.thread_metadata") or {}
-    created_at = _iso(metadata, "create_timestamp", "d.thread_metadata.create_timestamp")
+    metadata = optional_mapping(data, "thread_metadata", "d.thread_metadata") or {}
+    created_at = iso_time(metadata, "create_timestamp", "d.thread_metadata.create_timestamp")
     return {
         "type": CommunityEventType.THREAD_CREATED,
         "occurred_at": created_at or snowflake_time(thread_id),
@@ -300,7 +291,7 @@ def _thread_create(data: Mapping[str, Any], frame: _Frame) -> Fields | str:
         "source_event_id": thread_id,
         "dedup_key": frame.dedup_key(thread_id),
         "actor": Actor(platform_user_id=_snowflake(data, "owner_id", "d.owner_id")),
-        "content": Content(title=_text(data.get("name"))),
+        "content": Content(title=str_or_none(data.get("name"))),
         "attributes": {"thread_type": data.get("type")},
     }
 
@@ -319,29 +310,29 @@ _BUILDERS: dict[str, Builder] = {
 
 def _author(message: Mapping[str, Any], path: str, *, webhook: bool) -> Actor:
     """A message's author; webhook posts count as bots (the author is the webhook)."""
-    author = _obj(message, "author", f"{path}.author")
-    actor = _user_actor(author, _opt_obj(message, "member", f"{path}.member"), f"{path}.author")
+    author = mapping(message, "author", f"{path}.author")
+    member = optional_mapping(message, "member", f"{path}.member")
+    actor = _user_actor(author, member, f"{path}.author")
     return actor.model_copy(update={"is_bot": True}) if webhook else actor
 
 
 def _user_actor(user: Mapping[str, Any], member: Mapping[str, Any] | None, path: str) -> Actor:
     """A user, named as the guild shows them: nickname, else global display name."""
-    nick = _text(member.get("nick")) if member is not None else None
+    nick = str_or_none(member.get("nick")) if member is not None else None
     return Actor(
         platform_user_id=_snowflake(user, "id", f"{path}.id"),
-        username=_text(user.get("username")),
-        display_name=nick or _text(user.get("global_name")),
+        username=str_or_none(user.get("username")),
+        display_name=nick or str_or_none(user.get("global_name")),
         is_bot=user.get("bot") is True,
     )
 
 
 def _attachment(item: Mapping[str, Any]) -> Attachment:
-    size = item.get("size")
     return Attachment(
-        url=_text(item.get("url")),
-        content_type=_text(item.get("content_type")),
-        name=_text(item.get("filename")),
-        size_bytes=size if _is_int(size) and size >= 0 else None,
+        url=str_or_none(item.get("url")),
+        content_type=str_or_none(item.get("content_type")),
+        name=str_or_none(item.get("filename")),
+        size_bytes=byte_size(item.get("size")),
     )
 
 
@@ -350,49 +341,8 @@ def _links(text: str | None) -> list[str]:
     return [url.rstrip(".,;:!?'\"") for url in _URL.findall(text or "")]
 
 
-def _iso(parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
-    value = parent.get(key)
-    if value is None:
-        return None
-    try:
-        return datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedPayload(f"{path}: expected an ISO 8601 timestamp") from None
-
-
 def _snowflake(parent: Mapping[str, Any], key: str, path: str) -> str:
     value = parent.get(key)
     if not isinstance(value, str) or not value.isdigit():
         raise MalformedPayload(f"{path}: expected a snowflake id")
-    return value
-
-
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _obj(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"{path}: expected an object")
-    return value
-
-
-def _opt_obj(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
-    return None if parent.get(key) is None else _obj(parent, key, path)
-
-
-def _list(parent: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
-    value = parent.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedPayload(f"{path}: expected a list")
-    for index, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            raise MalformedPayload(f"{path}[{index}]: expected an object")
     return value

@@ -30,23 +30,30 @@ Conventions of this module:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from html.parser import HTMLParser
-from typing import Any
-
-from pydantic import ValidationError
+from typing import Any, Unpack
 
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
-from shared.events.community import Actor, CommunityEvent, CommunityEventType, Content, Platform
+from services.ingest.domain.payload import (
+    MAX_TITLE,
+    EventFields,
+    bare_links,
+    clip,
+    handled,
+    is_int,
+    iso_time,
+    mapping,
+    one_event,
+    string_id,
+    truncation,
+    unique,
+)
+from shared.events.community import Actor, CommunityEventType, Content, Platform
 
-MAX_TEXT = 100_000
-MAX_TITLE = 1_000
 SMALL_ACTION_POST_TYPE = 3
-
-_LINK = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
 
 
 def normalize_discourse(
@@ -67,10 +74,7 @@ def normalize_discourse(
     if not instance:
         raise MalformedPayload("Discourse delivery has no X-Discourse-Instance")
     hook = _Hook(event, payload, ctx, instance.rstrip("/"), event_id or None, received_at)
-    try:
-        return handler(hook)
-    except ValidationError as error:
-        raise MalformedPayload(f"Discourse delivery does not fit: {_problems(error)}") from None
+    return handled(handler, hook, what="Discourse delivery")
 
 
 @dataclass(frozen=True)
@@ -92,32 +96,22 @@ class _Hook:
         actor: Actor,
         occurred_at: datetime | None,
         channel_id: str | None = None,
-        thread_id: str | None = None,
-        parent_id: str | None = None,
-        object_actor: Actor | None = None,
-        content: Content | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        **fields: Unpack[EventFields],
     ) -> Normalized:
         key = self.event_id or f"{self.event}:{object_key}"
-        event = CommunityEvent(
-            type=type_,
-            occurred_at=occurred_at or self.received_at,
-            ingested_at=self.received_at,
-            tenant_id=self.ctx.tenant_id,
-            community_id=self.ctx.community_id,
-            platform=Platform.DISCOURSE,
+        return one_event(
+            self.ctx,
+            Platform.DISCOURSE,
+            type_,
+            received_at=self.received_at,
+            occurred_at=occurred_at,
             workspace_id=self.instance,
             channel_id=channel_id,
-            thread_id=thread_id,
-            parent_id=parent_id,
             source_event_id=self.event_id,
             dedup_key=f"discourse:{self.instance}:{key}",
             actor=actor,
-            object_actor=object_actor,
-            content=content,
-            attributes={k: v for k, v in (attributes or {}).items() if v is not None},
+            **fields,
         )
-        return Normalized(events=(event,))
 
     def url(self, path: Any) -> str | None:
         """An absolute URL for a site-relative path such as post_url `/t/slug/12/3`."""
@@ -128,18 +122,19 @@ class _Hook:
 
 def _post(type_: CommunityEventType) -> Callable[[_Hook], Normalized]:
     def handle(hook: _Hook) -> Normalized:
-        post = _mapping(hook.payload, "post", "post")
-        post_id = _id(post, "id", "post.id")
+        post = mapping(hook.payload, "post", "post")
+        post_id = string_id(post, "id", "post.id")
         if post.get("post_type") == SMALL_ACTION_POST_TYPE:
             return Normalized(ignored=f"Discourse post {post_id} is a small action, not a message")
-        topic_id = _id(post, "topic_id", "post.topic_id")
+        topic_id = string_id(post, "topic_id", "post.topic_id")
         reply_to = post.get("reply_to_post_number")
         if type_ is CommunityEventType.MESSAGE_CREATED:
-            occurred_at = _time(post, "created_at", "post")
+            occurred_at = iso_time(post, "created_at", "post.created_at")
         elif type_ is CommunityEventType.MESSAGE_EDITED:
-            occurred_at = _time(post, "updated_at", "post")
+            occurred_at = iso_time(post, "updated_at", "post.updated_at")
         else:
-            occurred_at = _time(post, "deleted_at", "post") or _time(post, "updated_at", "post")
+            deleted_at = iso_time(post, "deleted_at", "post.deleted_at")
+            occurred_at = deleted_at or iso_time(post, "updated_at", "post.updated_at")
         version = post.get("version")
         object_key = (
             f"{post_id}:{version}" if type_ is CommunityEventType.MESSAGE_EDITED else post_id
@@ -150,7 +145,7 @@ def _post(type_: CommunityEventType) -> Callable[[_Hook], Normalized]:
         return hook.build(
             type_,
             object_key=object_key,
-            actor=_author(post, "post"),
+            actor=_user(post, "user_id", "post"),
             occurred_at=occurred_at,
             channel_id=_optional_id(post.get("category_id")),
             thread_id=topic_id,
@@ -165,7 +160,7 @@ def _post(type_: CommunityEventType) -> Callable[[_Hook], Normalized]:
                 "version": version if type_ is CommunityEventType.MESSAGE_EDITED else None,
                 "trust_level": post.get("trust_level"),
                 **(_mentions(post) if content is not None else {}),
-                **_clipped(post),
+                **truncation(post.get("raw")),
             },
         )
 
@@ -173,24 +168,24 @@ def _post(type_: CommunityEventType) -> Callable[[_Hook], Normalized]:
 
 
 def _topic_created(hook: _Hook) -> Normalized:
-    topic = _mapping(hook.payload, "topic", "topic")
-    topic_id = _id(topic, "id", "topic.id")
+    topic = mapping(hook.payload, "topic", "topic")
+    topic_id = string_id(topic, "id", "topic.id")
     creator = topic.get("created_by")
     if isinstance(creator, Mapping):
-        actor = _user(creator, "topic.created_by")
+        actor = _user(creator, "id", "topic.created_by")
     else:
-        actor = Actor(platform_user_id=_id(topic, "user_id", "topic.created_by"))
+        actor = Actor(platform_user_id=string_id(topic, "user_id", "topic.created_by"))
     title = topic.get("title") if isinstance(topic.get("title"), str) else None
     slug = topic.get("slug")
     return hook.build(
         CommunityEventType.THREAD_CREATED,
         object_key=topic_id,
         actor=actor,
-        occurred_at=_time(topic, "created_at", "topic"),
+        occurred_at=iso_time(topic, "created_at", "topic.created_at"),
         channel_id=_optional_id(topic.get("category_id")),
         thread_id=topic_id,
         content=Content(
-            title=title[:MAX_TITLE] if title else None,
+            title=clip(title, MAX_TITLE),
             url=hook.url(f"/t/{slug}/{topic_id}") if isinstance(slug, str) and slug else None,
         ),
         attributes={
@@ -203,22 +198,22 @@ def _topic_created(hook: _Hook) -> Normalized:
 
 
 def _user_created(hook: _Hook) -> Normalized:
-    user = _mapping(hook.payload, "user", "user")
-    actor = _user(user, "user")
+    user = mapping(hook.payload, "user", "user")
+    actor = _user(user, "id", "user")
     return hook.build(
         CommunityEventType.MEMBER_JOINED,
         object_key=actor.platform_user_id,
         actor=actor,
-        occurred_at=_time(user, "created_at", "user"),
+        occurred_at=iso_time(user, "created_at", "user.created_at"),
         attributes={"trust_level": user.get("trust_level")},
     )
 
 
 def _post_liked(hook: _Hook) -> Normalized:
-    like = _mapping(hook.payload, "like", "like")
-    post = _mapping(like, "post", "like.post")
-    liker = _user(_mapping(like, "user", "like.user"), "like.user")
-    post_id = _id(post, "id", "like.post.id")
+    like = mapping(hook.payload, "like", "like")
+    post = mapping(like, "post", "like.post")
+    liker = _user(mapping(like, "user", "like.user"), "id", "like.user")
+    post_id = string_id(post, "id", "like.post.id")
     post_number = post.get("post_number")
     return hook.build(
         CommunityEventType.REACTION_ADDED,
@@ -227,9 +222,9 @@ def _post_liked(hook: _Hook) -> Normalized:
         # The like itself carries no time, only the liked post's.
         occurred_at=None,
         channel_id=_optional_id(post.get("category_id")),
-        thread_id=_id(post, "topic_id", "like.post.topic_id"),
+        thread_id=string_id(post, "topic_id", "like.post.topic_id"),
         parent_id=str(post_number) if post_number else None,
-        object_actor=_author(post, "like.post"),
+        object_actor=_user(post, "user_id", "like.post"),
         content=Content(url=hook.url(post.get("post_url"))),
         attributes={**_post_attributes(post), "reaction": "like"},
     )
@@ -246,29 +241,18 @@ _HANDLERS: dict[str, Callable[[_Hook], Normalized]] = {
 }
 
 
-def _user(user: Mapping[str, Any], path: str) -> Actor:
-    """A Discourse account (`id`, `username`, `name`); negative ids are system users."""
-    user_id = _id(user, "id", f"{path}.id")
+def _user(obj: Mapping[str, Any], key: str, path: str) -> Actor:
+    """A Discourse account: a user's `id`, or a post's author `user_id`, with username and name.
+
+    Negative ids are system users (system, discobot).
+    """
+    user_id = obj.get(key)
     return Actor(
-        platform_user_id=user_id,
-        username=user.get("username") or None,
-        display_name=user.get("name") or None,
-        is_bot=_is_system(user.get("id")),
+        platform_user_id=string_id(obj, key, f"{path}.{key}"),
+        username=obj.get("username") or None,
+        display_name=obj.get("name") or None,
+        is_bot=is_int(user_id) and user_id < 0,
     )
-
-
-def _author(post: Mapping[str, Any], path: str) -> Actor:
-    """A post's author, from the post's own user_id/username/name."""
-    return Actor(
-        platform_user_id=_id(post, "user_id", f"{path}.user_id"),
-        username=post.get("username") or None,
-        display_name=post.get("name") or None,
-        is_bot=_is_system(post.get("user_id")),
-    )
-
-
-def _is_system(user_id: Any) -> bool:
-    return isinstance(user_id, int) and not isinstance(user_id, bool) and user_id < 0
 
 
 def _post_attributes(post: Mapping[str, Any]) -> dict[str, Any]:
@@ -284,23 +268,14 @@ def _post_content(post: Mapping[str, Any], hook: _Hook) -> Content:
     raw = post.get("raw") if isinstance(post.get("raw"), str) else None
     cooked = _Cooked.parse(post.get("cooked"))
     text = raw if raw else cooked.text
-    links = cooked.links if cooked.links else _LINK.findall(raw or "")
-    return Content(
-        text=text[:MAX_TEXT] or None,
-        url=hook.url(post.get("post_url")),
-        links=list(dict.fromkeys(links)),
-    )
+    links = cooked.links if cooked.links else bare_links(raw or "")
+    return Content(text=clip(text), url=hook.url(post.get("post_url")), links=unique(links))
 
 
 def _mentions(post: Mapping[str, Any]) -> dict[str, Any]:
     # Discourse names mentioned members by username only; Content.mentions holds user ids.
     usernames = _Cooked.parse(post.get("cooked")).mentions
     return {"mentioned_usernames": usernames} if usernames else {}
-
-
-def _clipped(post: Mapping[str, Any]) -> dict[str, Any]:
-    raw = post.get("raw")
-    return {"text_truncated": True} if isinstance(raw, str) and len(raw) > MAX_TEXT else {}
 
 
 class _Cooked(HTMLParser):
@@ -350,39 +325,5 @@ class _Cooked(HTMLParser):
         self._parts.append(data)
 
 
-def _id(obj: Mapping[str, Any], key: str, path: str) -> str:
-    value = obj.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise MalformedPayload(f"Discourse payload has no {path}")
-    return str(value)
-
-
 def _optional_id(value: Any) -> str | None:
-    return str(value) if isinstance(value, int | str) and not isinstance(value, bool) else None
-
-
-def _mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"Discourse payload has no {path}")
-    return value
-
-
-def _time(obj: Mapping[str, Any], key: str, path: str) -> datetime | None:
-    """Discourse's ISO 8601 timestamps ("2024-05-02T09:30:12.345Z") in UTC."""
-    value = obj.get(key)
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedPayload(f"Discourse payload has a malformed {path}.{key}") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _problems(error: ValidationError) -> str:
-    """Where validation failed, without the offending values (they may be member text)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-        for problem in error.errors(include_url=False, include_input=False)
-    )
+    return str(value) if is_int(value) or isinstance(value, str) else None

@@ -31,21 +31,28 @@ Conventions of this module:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import ValidationError
+from datetime import datetime
+from typing import Any, Unpack
 
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
-from shared.events.community import Actor, CommunityEvent, CommunityEventType, Content, Platform
-
-MAX_TEXT = 100_000
-MAX_TITLE = 1_000
-
-_LINK = re.compile(r"https?://[^\s<>()\[\]\"'`]+")
+from services.ingest.domain.payload import (
+    MAX_TITLE,
+    EventFields,
+    bare_links,
+    clip,
+    handled,
+    iso_time,
+    mapping,
+    native_id,
+    one_event,
+    required_int,
+    required_str,
+    string_id,
+    truncation,
+)
+from shared.events.community import Actor, CommunityEventType, Content, Platform
 
 
 def normalize_github(
@@ -64,10 +71,8 @@ def normalize_github(
         return Normalized(ignored=f"GitHub event {event_name!r} is not mapped")
     if not delivery_id:
         raise MalformedPayload("GitHub delivery has no X-GitHub-Delivery id")
-    try:
-        return handler(_Delivery(event_name, delivery_id, payload, ctx, received_at))
-    except ValidationError as error:
-        raise MalformedPayload(f"GitHub delivery does not fit: {_problems(error)}") from None
+    delivery = _Delivery(event_name, delivery_id, payload, ctx, received_at)
+    return handled(handler, delivery, what="GitHub delivery")
 
 
 @dataclass(frozen=True)
@@ -92,198 +97,156 @@ class _Delivery:
         type_: CommunityEventType,
         *,
         occurred_at: datetime | None,
-        thread_id: str | None = None,
-        parent_id: str | None = None,
-        object_actor: Actor | None = None,
-        content: Content | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        **fields: Unpack[EventFields],
     ) -> Normalized:
-        repository = _mapping(self.payload, "repository", "repository")
+        repository = mapping(self.payload, "repository", "repository")
         organization = self.payload.get("organization")
         if isinstance(organization, Mapping) and organization.get("login"):
             workspace_id = organization["login"]
         else:
-            workspace_id = _text(
-                _mapping(repository, "owner", "repository.owner"), "login", "repository.owner.login"
-            )
-        event = CommunityEvent(
-            type=type_,
-            occurred_at=occurred_at or self.received_at,
-            ingested_at=self.received_at,
-            tenant_id=self.ctx.tenant_id,
-            community_id=self.ctx.community_id,
-            platform=Platform.GITHUB,
+            owner = mapping(repository, "owner", "repository.owner")
+            workspace_id = required_str(owner, "login", "repository.owner.login")
+        channel_id = required_str(repository, "full_name", "repository.full_name")
+        return one_event(
+            self.ctx,
+            Platform.GITHUB,
+            type_,
+            received_at=self.received_at,
+            occurred_at=occurred_at,
             workspace_id=workspace_id,
-            channel_id=_text(repository, "full_name", "repository.full_name"),
-            thread_id=thread_id,
-            parent_id=parent_id,
+            channel_id=channel_id,
             source_event_id=self.delivery_id,
             dedup_key=f"github:{self.delivery_id}",
-            actor=_user(self.payload.get("sender"), "sender"),
-            object_actor=object_actor,
-            content=content,
-            attributes={k: v for k, v in (attributes or {}).items() if v is not None},
+            actor=_user(self.payload, "sender", "sender"),
+            **fields,
         )
-        return Normalized(events=(event,))
 
 
-def _issues(delivery: _Delivery) -> Normalized:
-    if delivery.action != "opened":
-        return delivery.ignore_action()
-    issue = _mapping(delivery.payload, "issue", "issue")
-    number = str(_number(issue, "issue"))
-    return delivery.build(
-        CommunityEventType.ISSUE_OPENED,
-        occurred_at=_time(issue.get("created_at"), "issue.created_at"),
-        thread_id=number,
-        content=_content(issue, title=True),
-        attributes={
-            "number": issue["number"],
-            "issue_id": issue.get("id"),
-            "message_id": issue["number"],
-            "author_association": issue.get("author_association"),
-            **_clipped(issue),
-        },
-    )
+def _opened(key: str, type_: CommunityEventType, *copied: str) -> Callable[[_Delivery], Normalized]:
+    """issues.opened and pull_request.opened: the thread an issue or a pull request starts.
 
+    `copied` names fields of the item kept in attributes as they are.
+    """
 
-def _issue_comment(delivery: _Delivery) -> Normalized:
-    if delivery.action != "created":
-        return delivery.ignore_action()
-    issue = _mapping(delivery.payload, "issue", "issue")
-    comment = _mapping(delivery.payload, "comment", "comment")
-    number = str(_number(issue, "issue"))
-    pull_request = issue.get("pull_request")
-    return delivery.build(
-        CommunityEventType.ISSUE_COMMENTED,
-        occurred_at=_time(comment.get("created_at"), "comment.created_at"),
-        thread_id=number,
-        parent_id=number,
-        object_actor=_optional_user(issue.get("user"), "issue.user"),
-        content=_content(comment),
-        attributes={
-            "kind": "issue_comment",
-            "number": issue["number"],
-            "issue_id": issue.get("id"),
-            "thread_title": issue.get("title"),
-            "message_id": _native_id(comment, "comment"),
-            "is_pull_request": isinstance(pull_request, Mapping),
-            "pull_request_url": pull_request.get("html_url")
-            if isinstance(pull_request, Mapping)
-            else None,
-            "author_association": comment.get("author_association"),
-            **_clipped(comment),
-        },
-    )
+    def handle(delivery: _Delivery) -> Normalized:
+        if delivery.action != "opened":
+            return delivery.ignore_action()
+        item = mapping(delivery.payload, key, key)
+        number = required_int(item, "number", f"{key}.number")
+        return delivery.build(
+            type_,
+            occurred_at=iso_time(item, "created_at", f"{key}.created_at"),
+            thread_id=str(number),
+            content=_content(item, title=True),
+            attributes={
+                "number": number,
+                f"{key}_id": item.get("id"),
+                "message_id": number,
+                **{name: item.get(name) for name in copied},
+                "author_association": item.get("author_association"),
+                **truncation(item.get("body")),
+            },
+        )
 
-
-def _pull_request(delivery: _Delivery) -> Normalized:
-    if delivery.action != "opened":
-        return delivery.ignore_action()
-    pull = _mapping(delivery.payload, "pull_request", "pull_request")
-    number = str(_number(pull, "pull_request"))
-    return delivery.build(
-        CommunityEventType.PULL_REQUEST_OPENED,
-        occurred_at=_time(pull.get("created_at"), "pull_request.created_at"),
-        thread_id=number,
-        content=_content(pull, title=True),
-        attributes={
-            "number": pull["number"],
-            "pull_request_id": pull.get("id"),
-            "message_id": pull["number"],
-            "draft": pull.get("draft"),
-            "author_association": pull.get("author_association"),
-            **_clipped(pull),
-        },
-    )
-
-
-def _review_comment(delivery: _Delivery) -> Normalized:
-    if delivery.action != "created":
-        return delivery.ignore_action()
-    pull = _mapping(delivery.payload, "pull_request", "pull_request")
-    comment = _mapping(delivery.payload, "comment", "comment")
-    number = str(_number(pull, "pull_request"))
-    in_reply_to = comment.get("in_reply_to_id")
-    return delivery.build(
-        CommunityEventType.ISSUE_COMMENTED,
-        occurred_at=_time(comment.get("created_at"), "comment.created_at"),
-        thread_id=number,
-        parent_id=str(in_reply_to) if in_reply_to else number,
-        object_actor=None if in_reply_to else _optional_user(pull.get("user"), "pull_request.user"),
-        content=_content(comment),
-        attributes={
-            "kind": "review_comment",
-            "number": pull["number"],
-            "pull_request_id": pull.get("id"),
-            "thread_title": pull.get("title"),
-            "message_id": _native_id(comment, "comment"),
-            "is_pull_request": True,
-            "path": comment.get("path"),
-            "line": comment.get("line"),
-            "commit_id": comment.get("commit_id"),
-            "author_association": comment.get("author_association"),
-            **_clipped(comment),
-        },
-    )
+    return handle
 
 
 def _discussion(delivery: _Delivery) -> Normalized:
-    discussion = _mapping(delivery.payload, "discussion", "discussion")
+    discussion = mapping(delivery.payload, "discussion", "discussion")
     if delivery.action == "created":
-        number = str(_number(discussion, "discussion"))
+        number = required_int(discussion, "number", "discussion.number")
         return delivery.build(
             CommunityEventType.THREAD_CREATED,
-            occurred_at=_time(discussion.get("created_at"), "discussion.created_at"),
-            thread_id=number,
+            occurred_at=iso_time(discussion, "created_at", "discussion.created_at"),
+            thread_id=str(number),
             content=_content(discussion, title=True),
             attributes={
                 **_discussion_attributes(discussion),
-                "message_id": discussion["number"],
-                **_clipped(discussion),
+                "message_id": number,
+                **truncation(discussion.get("body")),
             },
         )
     if delivery.action == "answered":
-        answer = _mapping(delivery.payload, "answer", "answer")
+        answer = mapping(delivery.payload, "answer", "answer")
         return delivery.build(
             CommunityEventType.ANSWER_ACCEPTED,
-            occurred_at=_time(discussion.get("answer_chosen_at"), "discussion.answer_chosen_at")
-            or _time(answer.get("updated_at"), "answer.updated_at"),
-            thread_id=str(_number(discussion, "discussion")),
-            parent_id=_id(answer, "answer"),
-            object_actor=_user(answer.get("user"), "answer.user"),
+            occurred_at=iso_time(discussion, "answer_chosen_at", "discussion.answer_chosen_at")
+            or iso_time(answer, "updated_at", "answer.updated_at"),
+            thread_id=str(required_int(discussion, "number", "discussion.number")),
+            parent_id=string_id(answer, "id", "answer.id"),
+            object_actor=_user(answer, "user", "answer.user"),
             content=Content(url=answer.get("html_url")),
             attributes={
                 **_discussion_attributes(discussion),
-                "message_id": _native_id(answer, "answer"),
+                "message_id": native_id(answer, "id", "answer.id"),
             },
         )
     return delivery.ignore_action()
 
 
-def _discussion_comment(delivery: _Delivery) -> Normalized:
-    if delivery.action != "created":
-        return delivery.ignore_action()
-    discussion = _mapping(delivery.payload, "discussion", "discussion")
-    comment = _mapping(delivery.payload, "comment", "comment")
-    number = str(_number(discussion, "discussion"))
-    reply_to = comment.get("parent_id")
-    # A reply to a comment answers that comment's author, whom the payload does not name.
-    answered = None if reply_to else _optional_user(discussion.get("user"), "discussion.user")
-    return delivery.build(
-        CommunityEventType.MESSAGE_CREATED,
-        occurred_at=_time(comment.get("created_at"), "comment.created_at"),
-        thread_id=number,
-        parent_id=str(reply_to) if reply_to else number,
-        object_actor=answered,
-        content=_content(comment),
-        attributes={
-            **_discussion_attributes(discussion),
-            "message_id": _native_id(comment, "comment"),
-            "author_association": comment.get("author_association"),
-            **_clipped(comment),
-        },
-    )
+def _commented(
+    key: str,
+    type_: CommunityEventType,
+    *,
+    reply_key: str | None,
+    describe: Callable[[Mapping[str, Any], Mapping[str, Any]], Mapping[str, Any]],
+) -> Callable[[_Delivery], Normalized]:
+    """A comment created in an issue, pull request or discussion (the payload's `key`).
+
+    It answers the comment its `reply_key` names, else the thread and the thread's author;
+    `describe(thread, comment)` gives the attributes particular to the kind of thread.
+    """
+
+    def handle(delivery: _Delivery) -> Normalized:
+        if delivery.action != "created":
+            return delivery.ignore_action()
+        thread = mapping(delivery.payload, key, key)
+        comment = mapping(delivery.payload, "comment", "comment")
+        reply_to = comment.get(reply_key) if reply_key else None
+        number = required_int(thread, "number", f"{key}.number")
+        return delivery.build(
+            type_,
+            occurred_at=iso_time(comment, "created_at", "comment.created_at"),
+            thread_id=str(number),
+            parent_id=str(reply_to) if reply_to else str(number),
+            # A reply to a comment answers that comment's author, whom the payload does not name.
+            object_actor=None if reply_to else _optional_user(thread, "user", f"{key}.user"),
+            content=_content(comment),
+            attributes={
+                "number": number,
+                **describe(thread, comment),
+                "message_id": native_id(comment, "id", "comment.id"),
+                "author_association": comment.get("author_association"),
+                **truncation(comment.get("body")),
+            },
+        )
+
+    return handle
+
+
+def _issue_attributes(issue: Mapping[str, Any], comment: Mapping[str, Any]) -> dict[str, Any]:
+    pull_request = issue.get("pull_request")
+    return {
+        "kind": "issue_comment",
+        "issue_id": issue.get("id"),
+        "thread_title": issue.get("title"),
+        "is_pull_request": isinstance(pull_request, Mapping),
+        "pull_request_url": pull_request.get("html_url")
+        if isinstance(pull_request, Mapping)
+        else None,
+    }
+
+
+def _review_attributes(pull: Mapping[str, Any], comment: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "kind": "review_comment",
+        "pull_request_id": pull.get("id"),
+        "thread_title": pull.get("title"),
+        "is_pull_request": True,
+        "path": comment.get("path"),
+        "line": comment.get("line"),
+        "commit_id": comment.get("commit_id"),
+    }
 
 
 def _star(delivery: _Delivery) -> Normalized:
@@ -291,45 +254,56 @@ def _star(delivery: _Delivery) -> Normalized:
         return delivery.ignore_action()
     return delivery.build(
         CommunityEventType.MEMBER_JOINED,
-        occurred_at=_time(delivery.payload.get("starred_at"), "starred_at"),
+        occurred_at=iso_time(delivery.payload, "starred_at", "starred_at"),
         attributes={"kind": "star"},
     )
 
 
 def _fork(delivery: _Delivery) -> Normalized:
-    forkee = _mapping(delivery.payload, "forkee", "forkee")
+    forkee = mapping(delivery.payload, "forkee", "forkee")
     return delivery.build(
         CommunityEventType.MEMBER_JOINED,
-        occurred_at=_time(forkee.get("created_at"), "forkee.created_at"),
+        occurred_at=iso_time(forkee, "created_at", "forkee.created_at"),
         attributes={"kind": "fork", "fork_full_name": forkee.get("full_name")},
     )
 
 
 _HANDLERS: dict[str, Callable[[_Delivery], Normalized]] = {
-    "issues": _issues,
-    "issue_comment": _issue_comment,
-    "pull_request": _pull_request,
-    "pull_request_review_comment": _review_comment,
+    "issues": _opened("issue", CommunityEventType.ISSUE_OPENED),
+    "issue_comment": _commented(
+        "issue", CommunityEventType.ISSUE_COMMENTED, reply_key=None, describe=_issue_attributes
+    ),
+    "pull_request": _opened("pull_request", CommunityEventType.PULL_REQUEST_OPENED, "draft"),
+    "pull_request_review_comment": _commented(
+        "pull_request",
+        CommunityEventType.ISSUE_COMMENTED,
+        reply_key="in_reply_to_id",
+        describe=_review_attributes,
+    ),
     "discussion": _discussion,
-    "discussion_comment": _discussion_comment,
+    "discussion_comment": _commented(
+        "discussion",
+        CommunityEventType.MESSAGE_CREATED,
+        reply_key="parent_id",
+        describe=lambda discussion, _: _discussion_attributes(discussion),
+    ),
     "star": _star,
     "fork": _fork,
 }
 
 
-def _user(value: Any, path: str) -> Actor:
+def _user(parent: Mapping[str, Any], key: str, path: str) -> Actor:
     """A GitHub account: id → platform_user_id, login → username, type Bot → is_bot."""
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"GitHub payload has no {path}")
+    user = mapping(parent, key, path)
     return Actor(
-        platform_user_id=_id(value, path),
-        username=_text(value, "login", f"{path}.login"),
-        is_bot=value.get("type") == "Bot",
+        platform_user_id=string_id(user, "id", f"{path}.id"),
+        username=required_str(user, "login", f"{path}.login"),
+        is_bot=user.get("type") == "Bot",
     )
 
 
-def _optional_user(value: Any, path: str) -> Actor | None:
-    return _user(value, path) if isinstance(value, Mapping) else None
+def _optional_user(parent: Mapping[str, Any], key: str, path: str) -> Actor | None:
+    return _user(parent, key, path) if isinstance(parent.get(key), Mapping) else None
 
 
 def _content(item: Mapping[str, Any], *, title: bool = False) -> Content:
@@ -337,16 +311,11 @@ def _content(item: Mapping[str, Any], *, title: bool = False) -> Content:
     body = raw if isinstance(raw, str) else ""
     heading = item.get("title") if title and isinstance(item.get("title"), str) else None
     return Content(
-        title=heading[:MAX_TITLE] if heading else None,
-        text=body[:MAX_TEXT] or None,
+        title=clip(heading, MAX_TITLE),
+        text=clip(body),
         url=item.get("html_url"),
-        links=list(dict.fromkeys(_LINK.findall(body))),
+        links=bare_links(body),
     )
-
-
-def _clipped(item: Mapping[str, Any]) -> dict[str, Any]:
-    body = item.get("body")
-    return {"text_truncated": True} if isinstance(body, str) and len(body) > MAX_TEXT else {}
 
 
 def _discussion_attributes(discussion: Mapping[str, Any]) -> dict[str, Any]:
@@ -359,54 +328,3 @@ def _discussion_attributes(discussion: Mapping[str, Any]) -> dict[str, Any]:
         "category_slug": category.get("slug"),
         "answerable": category.get("is_answerable"),
     }
-
-
-def _number(item: Mapping[str, Any], path: str) -> int:
-    number = item.get("number")
-    if not isinstance(number, int) or isinstance(number, bool):
-        raise MalformedPayload(f"GitHub payload has no {path}.number")
-    return number
-
-
-def _native_id(item: Mapping[str, Any], path: str) -> int | str:
-    value = item.get("id")
-    if isinstance(value, bool) or not isinstance(value, int | str) or value == "":
-        raise MalformedPayload(f"GitHub payload has no {path}.id")
-    return value
-
-
-def _id(item: Mapping[str, Any], path: str) -> str:
-    return str(_native_id(item, path))
-
-
-def _text(obj: Mapping[str, Any], key: str, path: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not value:
-        raise MalformedPayload(f"GitHub payload has no {path}")
-    return value
-
-
-def _mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"GitHub payload has no {path}")
-    return value
-
-
-def _time(value: Any, path: str) -> datetime | None:
-    """GitHub's ISO 8601 timestamps ("2019-05-15T15:20:18Z", or with an offset) in UTC."""
-    if value in (None, ""):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise MalformedPayload(f"GitHub payload has a malformed {path}: {value!r}") from None
-    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _problems(error: ValidationError) -> str:
-    """Where validation failed, without the offending values (they may be member text)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-        for problem in error.errors(include_url=False, include_input=False)
-    )

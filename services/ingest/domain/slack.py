@@ -21,22 +21,24 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
-
-from pydantic import ValidationError
+from datetime import datetime
+from typing import Any, Unpack
 
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
-from shared.events.community import (
-    Actor,
-    Attachment,
-    CommunityEvent,
-    CommunityEventType,
-    Content,
-    Platform,
+from services.ingest.domain.payload import (
+    EventFields,
+    byte_size,
+    clip,
+    handled,
+    mapping,
+    one_event,
+    required_str,
+    str_or_none,
+    truncation,
+    unique,
+    unix_time,
 )
-
-MAX_TEXT = 100_000
+from shared.events.community import Actor, Attachment, CommunityEventType, Content, Platform
 
 # Slack's mrkdwn: <@U123> or <@U123|name> for users, <https://x|label> or <https://x> for links.
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -50,8 +52,7 @@ _MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "bot_message", "file_sh
 
 def slack_event_id(payload: Mapping[str, Any]) -> str | None:
     """Return the envelope's event_id, the key Slack keeps when it retries a delivery."""
-    event_id = payload.get("event_id")
-    return event_id if isinstance(event_id, str) and event_id else None
+    return str_or_none(payload.get("event_id"))
 
 
 def normalize_slack(
@@ -60,7 +61,7 @@ def normalize_slack(
     """Turn one Events API request body into canonical events, a reply, or a reason to ignore."""
     body_type = payload.get("type")
     if body_type == "url_verification":
-        return Normalized(reply={"challenge": _text_field(payload, "challenge", "challenge")})
+        return Normalized(reply={"challenge": required_str(payload, "challenge", "challenge")})
     if body_type != "event_callback":
         return Normalized(ignored=f"Slack body type {body_type!r} carries no community activity")
     callback = _Callback.parse(payload, ctx, received_at)
@@ -68,20 +69,17 @@ def normalize_slack(
     handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
     if handler is None:
         return Normalized(ignored=f"Slack event type {kind!r} is not mapped")
-    try:
-        return handler(callback)
-    except ValidationError as error:
-        raise MalformedPayload(f"Slack event does not fit: {_problems(error)}") from None
+    return handled(handler, callback, what="Slack event")
 
 
 @dataclass(frozen=True)
 class _Callback:
     """One event_callback envelope and what every event made from it shares."""
 
+    envelope: Mapping[str, Any]
     team_id: str
     event_id: str
     event: Mapping[str, Any]
-    event_time: Any
     ctx: BindingContext
     received_at: datetime
 
@@ -89,28 +87,23 @@ class _Callback:
     def parse(
         cls, payload: Mapping[str, Any], ctx: BindingContext, received_at: datetime
     ) -> _Callback:
-        event = payload.get("event")
-        if not isinstance(event, Mapping):
-            raise MalformedPayload("Slack event_callback has no event")
-        _text_field(event, "type", "event.type")
+        event = mapping(payload, "event", "event")
+        required_str(event, "type", "event.type")
         return cls(
-            team_id=_text_field(payload, "team_id", "team_id"),
-            event_id=_text_field(payload, "event_id", "event_id"),
+            envelope=payload,
+            team_id=required_str(payload, "team_id", "team_id"),
+            event_id=required_str(payload, "event_id", "event_id"),
             event=event,
-            event_time=payload.get("event_time"),
             ctx=ctx,
             received_at=received_at,
         )
 
-    def occurred_at(self) -> datetime:
-        for path, value in (
-            ("event.event_ts", self.event.get("event_ts")),
-            ("event.ts", self.event.get("ts")),
-            ("event_time", self.event_time),
-        ):
-            if value not in (None, ""):
-                return _epoch(value, path)
-        return self.received_at
+    def occurred_at(self) -> datetime | None:
+        return (
+            unix_time(self.event, "event_ts", "event.event_ts")
+            or unix_time(self.event, "ts", "event.ts")
+            or unix_time(self.envelope, "event_time", "event_time")
+        )
 
     def build(
         self,
@@ -118,31 +111,21 @@ class _Callback:
         *,
         actor: Actor,
         channel_id: str | None = None,
-        thread_id: str | None = None,
-        parent_id: str | None = None,
-        object_actor: Actor | None = None,
-        content: Content | None = None,
-        attributes: Mapping[str, Any] | None = None,
+        **fields: Unpack[EventFields],
     ) -> Normalized:
-        event = CommunityEvent(
-            type=type_,
+        return one_event(
+            self.ctx,
+            Platform.SLACK,
+            type_,
+            received_at=self.received_at,
             occurred_at=self.occurred_at(),
-            ingested_at=self.received_at,
-            tenant_id=self.ctx.tenant_id,
-            community_id=self.ctx.community_id,
-            platform=Platform.SLACK,
             workspace_id=self.team_id,
             channel_id=channel_id,
-            thread_id=thread_id,
-            parent_id=parent_id,
             source_event_id=self.event_id,
             dedup_key=f"slack:{self.team_id}:{self.event_id}",
             actor=actor,
-            object_actor=object_actor,
-            content=content,
-            attributes={k: v for k, v in (attributes or {}).items() if v is not None},
+            **fields,
         )
-        return Normalized(events=(event,))
 
 
 def _message(callback: _Callback) -> Normalized:
@@ -154,72 +137,89 @@ def _message(callback: _Callback) -> Normalized:
         return _message_deleted(callback)
     if subtype not in _MESSAGE_SUBTYPES:
         return Normalized(ignored=f"Slack message subtype {subtype!r} is not member activity")
-    thread_id, parent_id = _thread(event)
-    return callback.build(
-        CommunityEventType.MESSAGE_CREATED,
-        actor=_author(event, "event"),
-        channel_id=event.get("channel"),
-        thread_id=thread_id,
-        parent_id=parent_id,
-        content=_content(event),
-        attributes=_message_attributes(event, event.get("ts")),
+    return _about_message(
+        callback, CommunityEventType.MESSAGE_CREATED, event, "event", event.get("ts")
     )
 
 
 def _message_changed(callback: _Callback) -> Normalized:
     event = callback.event
-    message = _mapping(event, "message", "event.message")
+    message = mapping(event, "message", "event.message")
     previous = event.get("previous_message")
     if isinstance(previous, Mapping) and previous.get("text") == message.get("text"):
         return Normalized(
             ignored="Slack message_changed without a text change (unfurl or metadata)"
         )
     ts = message.get("ts") or (previous.get("ts") if isinstance(previous, Mapping) else None)
-    thread_id, parent_id = _thread(message)
     edited = message.get("edited")
-    return callback.build(
+    return _about_message(
+        callback,
         CommunityEventType.MESSAGE_EDITED,
-        actor=_author(message, "event.message"),
-        channel_id=event.get("channel"),
-        thread_id=thread_id,
-        parent_id=parent_id,
-        content=_content(message),
-        attributes={
-            **_message_attributes(message, ts),
-            "subtype": "message_changed",
-            "edited_ts": edited.get("ts") if isinstance(edited, Mapping) else None,
-        },
+        message,
+        "event.message",
+        ts,
+        subtype="message_changed",
+        edited_ts=edited.get("ts") if isinstance(edited, Mapping) else None,
     )
 
 
 def _message_deleted(callback: _Callback) -> Normalized:
     event = callback.event
-    previous = _mapping(event, "previous_message", "event.previous_message")
+    previous = mapping(event, "previous_message", "event.previous_message")
     ts = event.get("deleted_ts") or previous.get("ts")
-    thread_id, parent_id = _thread(previous)
-    return callback.build(
+    return _about_message(
+        callback,
         CommunityEventType.MESSAGE_DELETED,
-        actor=_author(previous, "event.previous_message"),
-        channel_id=event.get("channel"),
+        previous,
+        "event.previous_message",
+        ts,
+        subtype="message_deleted",
+    )
+
+
+def _about_message(
+    callback: _Callback,
+    type_: CommunityEventType,
+    message: Mapping[str, Any],
+    path: str,
+    ts: Any,
+    **attributes: Any,
+) -> Normalized:
+    """An event about one message (at `path`, known by `ts`), by that message's author."""
+    thread_id, parent_id = _thread(message)
+    return callback.build(
+        type_,
+        actor=_author(message, path),
+        channel_id=callback.event.get("channel"),
         thread_id=thread_id,
         parent_id=parent_id,
-        attributes={**_message_attributes(previous, ts), "subtype": "message_deleted"},
+        content=None if type_ is CommunityEventType.MESSAGE_DELETED else _content(message),
+        attributes={
+            "ts": ts,
+            "message_id": ts,
+            "subtype": message.get("subtype"),
+            "client_msg_id": message.get("client_msg_id"),
+            "channel_type": message.get("channel_type"),
+            "bot_id": message.get("bot_id"),
+            **truncation(message.get("text")),
+            **attributes,
+        },
     )
 
 
 def _reaction(type_: CommunityEventType) -> Callable[[_Callback], Normalized]:
     def handle(callback: _Callback) -> Normalized:
         event = callback.event
-        item = _mapping(event, "item", "event.item")
+        item = mapping(event, "item", "event.item")
         item_user = event.get("item_user")
         return callback.build(
             type_,
-            actor=Actor(platform_user_id=_text_field(event, "user", "event.user")),
+            actor=Actor(platform_user_id=required_str(event, "user", "event.user")),
             channel_id=item.get("channel"),
             parent_id=item.get("ts"),
             object_actor=Actor(platform_user_id=item_user) if item_user else None,
             attributes={
-                "reaction": _text_field(event, "reaction", "event.reaction"),
+                "reaction": required_str(event, "reaction", "event.reaction"),
                 "item_type": item.get("type"),
                 "message_id": item.get("ts"),
                 "event_ts": event.get("event_ts"),
@@ -234,7 +234,7 @@ def _membership(type_: CommunityEventType) -> Callable[[_Callback], Normalized]:
         event = callback.event
         return callback.build(
             type_,
-            actor=Actor(platform_user_id=_text_field(event, "user", "event.user")),
+            actor=Actor(platform_user_id=required_str(event, "user", "event.user")),
             channel_id=event.get("channel"),
             attributes={"channel_type": event.get("channel_type"), "inviter": event.get("inviter")},
         )
@@ -264,7 +264,7 @@ def _author(message: Mapping[str, Any], path: str) -> Actor:
     bot_id = message.get("bot_id") or None
     user_id = message.get("user") or bot_id
     if not isinstance(user_id, str):
-        raise MalformedPayload(f"Slack payload has no {path}.user")
+        raise MalformedPayload(f"{path}.user: expected a user or bot id")
     profile = message.get("user_profile")
     profile = profile if isinstance(profile, Mapping) else {}
     return Actor(
@@ -292,9 +292,9 @@ def _content(message: Mapping[str, Any]) -> Content:
         text = text.replace(entity, char)
     files = message.get("files")
     return Content(
-        text=text[:MAX_TEXT] or None,
-        mentions=list(dict.fromkeys(_MENTION.findall(text))),
-        links=list(dict.fromkeys(_LINK.findall(text))),
+        text=clip(text),
+        mentions=unique(_MENTION.findall(text)),
+        links=unique(_LINK.findall(text)),
         attachments=[_attachment(f) for f in files if isinstance(f, Mapping)]
         if isinstance(files, list)
         else [],
@@ -302,53 +302,9 @@ def _content(message: Mapping[str, Any]) -> Content:
 
 
 def _attachment(file: Mapping[str, Any]) -> Attachment:
-    size = file.get("size")
     return Attachment(
         url=file.get("url_private") or file.get("permalink"),
         content_type=file.get("mimetype"),
         name=file.get("name"),
-        size_bytes=size if isinstance(size, int) and size >= 0 else None,
+        size_bytes=byte_size(file.get("size")),
     )
-
-
-def _message_attributes(message: Mapping[str, Any], ts: Any) -> dict[str, Any]:
-    text = message.get("text")
-    return {
-        "ts": ts,
-        "message_id": ts,
-        "subtype": message.get("subtype"),
-        "client_msg_id": message.get("client_msg_id"),
-        "channel_type": message.get("channel_type"),
-        "bot_id": message.get("bot_id"),
-        "text_truncated": True if isinstance(text, str) and len(text) > MAX_TEXT else None,
-    }
-
-
-def _text_field(obj: Mapping[str, Any], key: str, path: str) -> str:
-    value = obj.get(key)
-    if not isinstance(value, str) or not value:
-        raise MalformedPayload(f"Slack payload has no {path}")
-    return value
-
-
-def _mapping(obj: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = obj.get(key)
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"Slack payload has no {path}")
-    return value
-
-
-def _problems(error: ValidationError) -> str:
-    """Where validation failed, without the offending values (they may be message text)."""
-    return "; ".join(
-        f"{'.'.join(str(part) for part in problem['loc'])}: {problem['msg']}"
-        for problem in error.errors(include_url=False, include_input=False)
-    )
-
-
-def _epoch(value: Any, path: str) -> datetime:
-    """Slack times are epoch seconds: "1596183880.004200" strings or integers."""
-    try:
-        return datetime.fromtimestamp(float(value), UTC)
-    except (TypeError, ValueError, OverflowError, OSError):
-        raise MalformedPayload(f"Slack payload has a malformed {path}: {value!r}") from None

@@ -30,23 +30,25 @@ those). The two are different updates, so both are published.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
-from shared.events.community import (
-    Actor,
-    Attachment,
-    CommunityEvent,
-    CommunityEventType,
-    Content,
-    Platform,
+from services.ingest.domain.payload import (
+    Fields,
+    byte_size,
+    drafted_events,
+    is_int,
+    mapping,
+    mappings,
+    optional_mapping,
+    required_int,
+    required_str,
+    str_or_none,
+    unique,
+    unix_time,
 )
-
-Fields = dict[str, Any]
-"""The fields of one CommunityEvent that depend on the update's content."""
+from shared.events.community import Actor, Attachment, CommunityEventType, Content, Platform
 
 Builder = Callable[[Mapping[str, Any], str, datetime], "list[Fields] | str"]
 
@@ -77,9 +79,7 @@ def telegram_update_id(update: Mapping[str, Any]) -> int | None:
     if not isinstance(update, Mapping):
         return None
     update_id = update.get("update_id")
-    if isinstance(update_id, bool) or not isinstance(update_id, int):
-        return None
-    return update_id
+    return update_id if is_int(update_id) else None
 
 
 def normalize_telegram(
@@ -99,50 +99,37 @@ def normalize_telegram(
     build = _BUILDERS.get(kind)
     if build is None:
         return Normalized(ignored=f"update kind {kind} is not community activity")
-    drafts = build(_obj(update, kind, kind), kind, received_at)
+    drafts = build(mapping(update, kind, kind), kind, received_at)
     if isinstance(drafts, str):
         return Normalized(ignored=drafts)
     dedup_key = f"telegram:{ctx.external_id}:{update_id}"
-    try:
-        events = tuple(
-            CommunityEvent(
-                tenant_id=ctx.tenant_id,
-                community_id=ctx.community_id,
-                platform=Platform.TELEGRAM,
-                source_event_id=str(update_id),
-                dedup_key=f"{dedup_key}:{index}" if len(drafts) > 1 else dedup_key,
-                ingested_at=received_at,
-                **fields,
-            )
-            for index, fields in enumerate(drafts)
-        )
-    except ValidationError as exc:
-        where = ".".join(str(part) for part in exc.errors()[0]["loc"])
-        raise MalformedPayload(f"{kind}: {where}: {exc.errors()[0]['msg']}") from None
-    return Normalized(events=events)
+    for index, fields in enumerate(drafts):
+        fields["source_event_id"] = str(update_id)
+        fields["dedup_key"] = f"{dedup_key}:{index}" if len(drafts) > 1 else dedup_key
+    return drafted_events(ctx, Platform.TELEGRAM, drafts, received_at=received_at, what=kind)
 
 
 def _message(msg: Mapping[str, Any], path: str, received_at: datetime) -> list[Fields] | str:
-    common = _in_chat(msg, path, _unix(msg, "date", f"{path}.date") or received_at)
-    message_id = _int(msg, "message_id", f"{path}.message_id")
+    common = _in_chat(msg, path, unix_time(msg, "date", f"{path}.date") or received_at)
+    message_id = required_int(msg, "message_id", f"{path}.message_id")
     if "new_chat_members" in msg:
         return _members_joined(msg, path, message_id, common)
     if "left_chat_member" in msg:
         left = f"{path}.left_chat_member"
-        member = _user_actor(_obj(msg, "left_chat_member", left), left)
+        member = _user_actor(mapping(msg, "left_chat_member", left), left)
         attributes = {"message_id": message_id, **_done_by(msg, member, path)}
         return [
             dict(common, type=CommunityEventType.MEMBER_LEFT, actor=member, attributes=attributes)
         ]
     if "forum_topic_created" in msg:
-        topic = _obj(msg, "forum_topic_created", f"{path}.forum_topic_created")
+        topic = mapping(msg, "forum_topic_created", f"{path}.forum_topic_created")
         return [
             dict(
                 common,
                 type=CommunityEventType.THREAD_CREATED,
                 thread_id=_thread_id(msg, path),
                 actor=_required_sender(msg, path),
-                content=Content(title=_text(topic.get("name"))),
+                content=Content(title=str_or_none(topic.get("name"))),
                 attributes={"message_id": message_id},
             )
         ]
@@ -150,23 +137,23 @@ def _message(msg: Mapping[str, Any], path: str, received_at: datetime) -> list[F
 
 
 def _edited_message(msg: Mapping[str, Any], path: str, received_at: datetime) -> list[Fields] | str:
-    when = _unix(msg, "edit_date", f"{path}.edit_date") or _unix(msg, "date", f"{path}.date")
-    common = _in_chat(msg, path, when or received_at)
+    edited_at = unix_time(msg, "edit_date", f"{path}.edit_date")
+    common = _in_chat(msg, path, edited_at or unix_time(msg, "date", f"{path}.date") or received_at)
     return _content_message(msg, path, CommunityEventType.MESSAGE_EDITED, common)
 
 
 def _in_chat(body: Mapping[str, Any], path: str, occurred_at: datetime) -> Fields:
     """Where and when: Telegram's chat is both the workspace and the channel."""
-    chat_id = str(_int(_obj(body, "chat", f"{path}.chat"), "id", f"{path}.chat.id"))
+    chat_id = str(required_int(mapping(body, "chat", f"{path}.chat"), "id", f"{path}.chat.id"))
     return {"workspace_id": chat_id, "channel_id": chat_id, "occurred_at": occurred_at}
 
 
 def _content_message(
     msg: Mapping[str, Any], path: str, event_type: CommunityEventType, common: Fields
 ) -> list[Fields] | str:
-    message_id = _int(msg, "message_id", f"{path}.message_id")
+    message_id = required_int(msg, "message_id", f"{path}.message_id")
     media = [key for key in (*_FILE_KEYS, *_OTHER_CONTENT_KEYS) if key in msg]
-    if not (_text(msg.get("text")) or _text(msg.get("caption")) or media):
+    if not (str_or_none(msg.get("text")) or str_or_none(msg.get("caption")) or media):
         return f"{path} {message_id} has no text, caption or media: a service message"
     attributes: Fields = {"message_id": message_id}
     if media:
@@ -176,12 +163,12 @@ def _content_message(
     if msg.get("is_topic_message") is True:
         attributes["is_topic_message"] = True
     parent_id = object_actor = None
-    reply = _opt_obj(msg, "reply_to_message", f"{path}.reply_to_message")
+    reply = optional_mapping(msg, "reply_to_message", f"{path}.reply_to_message")
     # In a forum, a message that answers nobody still points at its topic's opening
     # service message; that is the topic (thread_id), not a reply.
     if reply is not None and "forum_topic_created" not in reply:
         reply_path = f"{path}.reply_to_message"
-        parent_id = str(_int(reply, "message_id", f"{reply_path}.message_id"))
+        parent_id = str(required_int(reply, "message_id", f"{reply_path}.message_id"))
         object_actor = _sender(reply, reply_path)
     return [
         dict(
@@ -200,7 +187,7 @@ def _content_message(
 def _members_joined(
     msg: Mapping[str, Any], path: str, message_id: int, common: Fields
 ) -> list[Fields] | str:
-    members = _list(msg, "new_chat_members", f"{path}.new_chat_members")
+    members = mappings(msg, "new_chat_members", f"{path}.new_chat_members")
     if not members:
         return f"{path}.new_chat_members is empty"
     drafts = []
@@ -215,7 +202,7 @@ def _members_joined(
 
 def _done_by(msg: Mapping[str, Any], member: Actor, path: str) -> Fields:
     """`by`: who added or removed the member, when that was someone else."""
-    by = _opt_obj(msg, "from", f"{path}.from")
+    by = optional_mapping(msg, "from", f"{path}.from")
     by_id = by.get("id") if by is not None else None
     if isinstance(by_id, int) and str(by_id) != member.platform_user_id:
         return {"by": str(by_id)}
@@ -225,8 +212,8 @@ def _done_by(msg: Mapping[str, Any], member: Actor, path: str) -> Fields:
 def _message_reaction(
     body: Mapping[str, Any], path: str, received_at: datetime
 ) -> list[Fields] | str:
-    common = _in_chat(body, path, _unix(body, "date", f"{path}.date") or received_at)
-    message_id = _int(body, "message_id", f"{path}.message_id")
+    common = _in_chat(body, path, unix_time(body, "date", f"{path}.date") or received_at)
+    message_id = required_int(body, "message_id", f"{path}.message_id")
     actor, attributes = _user_or_chat(body, path, "actor_chat")
     attributes["message_id"] = message_id
     old = _reactions(body, "old_reaction", path)
@@ -249,9 +236,9 @@ def _message_reaction(
 
 def _user_or_chat(body: Mapping[str, Any], path: str, chat_key: str) -> tuple[Actor, Fields]:
     """Who acted: a user, or for anonymous group admins the chat they act as."""
-    if (user := _opt_obj(body, "user", f"{path}.user")) is not None:
+    if (user := optional_mapping(body, "user", f"{path}.user")) is not None:
         return _user_actor(user, f"{path}.user"), {}
-    if (chat := _opt_obj(body, chat_key, f"{path}.{chat_key}")) is not None:
+    if (chat := optional_mapping(body, chat_key, f"{path}.{chat_key}")) is not None:
         return _chat_actor(chat, f"{path}.{chat_key}"), {"actor_is_chat": True}
     raise MalformedPayload(f"{path}.user: missing, and no {chat_key} either")
 
@@ -259,7 +246,7 @@ def _user_or_chat(body: Mapping[str, Any], path: str, chat_key: str) -> tuple[Ac
 def _reactions(body: Mapping[str, Any], key: str, path: str) -> dict[tuple[str, str], Fields]:
     """Reactions by identity: (type, emoji or custom emoji id) -> what the event reports."""
     found: dict[tuple[str, str], Fields] = {}
-    for index, reaction in enumerate(_list(body, key, f"{path}.{key}")):
+    for index, reaction in enumerate(mappings(body, key, f"{path}.{key}")):
         kind = reaction.get("type")
         if not isinstance(kind, str):
             raise MalformedPayload(f"{path}.{key}[{index}].type: expected a string")
@@ -273,16 +260,15 @@ def _reactions(body: Mapping[str, Any], key: str, path: str) -> dict[tuple[str, 
 
 
 def _chat_member(body: Mapping[str, Any], path: str, received_at: datetime) -> list[Fields] | str:
-    common = _in_chat(body, path, _unix(body, "date", f"{path}.date") or received_at)
-    old = _obj(body, "old_chat_member", f"{path}.old_chat_member")
-    new = _obj(body, "new_chat_member", f"{path}.new_chat_member")
-    old_status = _status(old, f"{path}.old_chat_member")
-    new_status = _status(new, f"{path}.new_chat_member")
-    was_member, is_member = _is_member(old, old_status), _is_member(new, new_status)
+    common = _in_chat(body, path, unix_time(body, "date", f"{path}.date") or received_at)
+    old = mapping(body, "old_chat_member", f"{path}.old_chat_member")
+    new = mapping(body, "new_chat_member", f"{path}.new_chat_member")
+    old_status, was_member = _membership(old, f"{path}.old_chat_member")
+    new_status, is_member = _membership(new, f"{path}.new_chat_member")
     if was_member == is_member:
         return f"{path} {old_status} -> {new_status} is neither a join nor a leave"
     user_path = f"{path}.new_chat_member.user"
-    member = _user_actor(_obj(new, "user", user_path), user_path)
+    member = _user_actor(mapping(new, "user", user_path), user_path)
     attributes: Fields = {"old_status": old_status, "new_status": new_status}
     attributes |= _done_by(body, member, path)
     if body.get("via_join_request") is True:
@@ -293,28 +279,21 @@ def _chat_member(body: Mapping[str, Any], path: str, received_at: datetime) -> l
     return [dict(common, type=joined_or_left, actor=member, attributes=attributes)]
 
 
-def _status(chat_member: Mapping[str, Any], path: str) -> str:
+def _membership(chat_member: Mapping[str, Any], path: str) -> tuple[str, bool]:
+    """A ChatMember's status, and whether that status has them in the chat."""
     status = chat_member.get("status")
     if not isinstance(status, str):
         raise MalformedPayload(f"{path}.status: expected a string")
-    return status
-
-
-def _is_member(chat_member: Mapping[str, Any], status: str) -> bool:
     # A restricted user may or may not be in the chat; Telegram says which in is_member.
     if status == "restricted":
-        return chat_member.get("is_member") is True
-    return status in _MEMBER_STATUSES
+        return status, chat_member.get("is_member") is True
+    return status, status in _MEMBER_STATUSES
 
 
 def _poll_answer(body: Mapping[str, Any], path: str, received_at: datetime) -> list[Fields] | str:
-    poll_id = body.get("poll_id")
-    if not isinstance(poll_id, str) or not poll_id:
-        raise MalformedPayload(f"{path}.poll_id: expected a string")
+    poll_id = required_str(body, "poll_id", f"{path}.poll_id")
     option_ids = body.get("option_ids")
-    if not isinstance(option_ids, list) or not all(
-        isinstance(option, int) and not isinstance(option, bool) for option in option_ids
-    ):
+    if not isinstance(option_ids, list) or not all(is_int(option) for option in option_ids):
         raise MalformedPayload(f"{path}.option_ids: expected a list of integers")
     actor, attributes = _user_or_chat(body, path, "voter_chat")
     # A PollAnswer names no chat and no time: the poll's chat is known only to whoever
@@ -337,35 +316,35 @@ _BUILDERS: dict[str, Builder] = {
 
 def _content(msg: Mapping[str, Any], path: str) -> Content:
     """Text or caption, with the mentions and links its entities mark."""
-    text = _text(msg.get("text"))
+    text = str_or_none(msg.get("text"))
     entities_key = "entities"
     if text is None:
-        text = _text(msg.get("caption"))
+        text = str_or_none(msg.get("caption"))
         entities_key = "caption_entities"
     mentions: list[str] = []
     links: list[str] = []
-    for index, entity in enumerate(_list(msg, entities_key, f"{path}.{entities_key}")):
+    for index, entity in enumerate(mappings(msg, entities_key, f"{path}.{entities_key}")):
         where = f"{path}.{entities_key}[{index}]"
         kind = entity.get("type")
         if kind in ("mention", "url") and text is not None:
             (mentions if kind == "mention" else links).append(_entity_text(text, entity, where))
         elif kind == "text_mention":
-            user = _obj(entity, "user", f"{where}.user")
-            mentions.append(str(_int(user, "id", f"{where}.user.id")))
+            user = mapping(entity, "user", f"{where}.user")
+            mentions.append(str(required_int(user, "id", f"{where}.user.id")))
         elif kind == "text_link" and isinstance(entity.get("url"), str):
             links.append(entity["url"])
     return Content(
         text=text,
         attachments=_attachments(msg),
-        mentions=list(dict.fromkeys(mentions)),
-        links=list(dict.fromkeys(links)),
+        mentions=unique(mentions),
+        links=unique(links),
     )
 
 
 def _entity_text(text: str, entity: Mapping[str, Any], path: str) -> str:
     # Entity offsets and lengths count UTF-16 code units, not Python characters.
-    start = 2 * _int(entity, "offset", f"{path}.offset")
-    end = start + 2 * _int(entity, "length", f"{path}.length")
+    start = 2 * required_int(entity, "offset", f"{path}.offset")
+    end = start + 2 * required_int(entity, "length", f"{path}.length")
     return text.encode("utf-16-le")[start:end].decode("utf-16-le", errors="replace")
 
 
@@ -377,12 +356,11 @@ def _attachments(msg: Mapping[str, Any]) -> list[Attachment]:
         if key == "photo" and isinstance(item, list) and item:
             item = item[-1]  # sizes come smallest first; the largest stands for the photo
         if isinstance(item, Mapping):
-            size = item.get("file_size")
             found.append(
                 Attachment(
-                    name=_text(item.get("file_name")),
-                    content_type=_text(item.get("mime_type")),
-                    size_bytes=size if isinstance(size, int) and size >= 0 else None,
+                    name=str_or_none(item.get("file_name")),
+                    content_type=str_or_none(item.get("mime_type")),
+                    size_bytes=byte_size(item.get("file_size")),
                 )
             )
     return found
@@ -391,7 +369,7 @@ def _attachments(msg: Mapping[str, Any]) -> list[Attachment]:
 def _thread_id(msg: Mapping[str, Any], path: str) -> str | None:
     if msg.get("message_thread_id") is None:
         return None
-    return str(_int(msg, "message_thread_id", f"{path}.message_thread_id"))
+    return str(required_int(msg, "message_thread_id", f"{path}.message_thread_id"))
 
 
 def _required_sender(msg: Mapping[str, Any], path: str) -> Actor:
@@ -404,18 +382,18 @@ def _required_sender(msg: Mapping[str, Any], path: str) -> Actor:
 def _sender(msg: Mapping[str, Any], path: str) -> Actor | None:
     """Who sent a message; a chat when someone posts as a channel or an anonymous admin."""
     # Then `from` is a placeholder bot (GroupAnonymousBot, Channel_Bot), not the sender.
-    if (chat := _opt_obj(msg, "sender_chat", f"{path}.sender_chat")) is not None:
+    if (chat := optional_mapping(msg, "sender_chat", f"{path}.sender_chat")) is not None:
         return _chat_actor(chat, f"{path}.sender_chat")
-    if (user := _opt_obj(msg, "from", f"{path}.from")) is not None:
+    if (user := optional_mapping(msg, "from", f"{path}.from")) is not None:
         return _user_actor(user, f"{path}.from")
     return None
 
 
 def _user_actor(user: Mapping[str, Any], path: str) -> Actor:
-    names = (_text(user.get("first_name")), _text(user.get("last_name")))
+    names = (str_or_none(user.get("first_name")), str_or_none(user.get("last_name")))
     return Actor(
-        platform_user_id=str(_int(user, "id", f"{path}.id")),
-        username=_text(user.get("username")),
+        platform_user_id=str(required_int(user, "id", f"{path}.id")),
+        username=str_or_none(user.get("username")),
         display_name=" ".join(name for name in names if name) or None,
         is_bot=user.get("is_bot") is True,
     )
@@ -423,47 +401,7 @@ def _user_actor(user: Mapping[str, Any], path: str) -> Actor:
 
 def _chat_actor(chat: Mapping[str, Any], path: str) -> Actor:
     return Actor(
-        platform_user_id=str(_int(chat, "id", f"{path}.id")),
-        username=_text(chat.get("username")),
-        display_name=_text(chat.get("title")),
+        platform_user_id=str(required_int(chat, "id", f"{path}.id")),
+        username=str_or_none(chat.get("username")),
+        display_name=str_or_none(chat.get("title")),
     )
-
-
-def _unix(parent: Mapping[str, Any], key: str, path: str) -> datetime | None:
-    if parent.get(key) is None:
-        return None
-    return datetime.fromtimestamp(_int(parent, key, path), tz=UTC)
-
-
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def _int(parent: Mapping[str, Any], key: str, path: str) -> int:
-    value = parent.get(key)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise MalformedPayload(f"{path}: expected an integer")
-    return value
-
-
-def _obj(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any]:
-    value = parent.get(key)
-    if not isinstance(value, Mapping):
-        raise MalformedPayload(f"{path}: expected an object")
-    return value
-
-
-def _opt_obj(parent: Mapping[str, Any], key: str, path: str) -> Mapping[str, Any] | None:
-    return None if parent.get(key) is None else _obj(parent, key, path)
-
-
-def _list(parent: Mapping[str, Any], key: str, path: str) -> list[Mapping[str, Any]]:
-    value = parent.get(key)
-    if value is None:
-        return []
-    if not isinstance(value, list):
-        raise MalformedPayload(f"{path}: expected a list")
-    for index, item in enumerate(value):
-        if not isinstance(item, Mapping):
-            raise MalformedPayload(f"{path}[{index}]: expected an object")
-    return value

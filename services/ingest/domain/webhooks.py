@@ -11,10 +11,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from services.ingest.domain.discord import normalize_discord_interaction
 from services.ingest.domain.discourse import normalize_discourse
 from services.ingest.domain.github import normalize_github
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.payload import problems
 from services.ingest.domain.signatures import verify_discourse, verify_github, verify_slack
 from services.ingest.domain.signatures_bot import verify_discord, verify_telegram
 from services.ingest.domain.slack import normalize_slack
@@ -65,7 +68,22 @@ def normalize(
     *,
     received_at: datetime,
 ) -> Normalized:
-    """Canonical events of a verified delivery."""
+    """Canonical events of a verified delivery; MalformedPayload for anything that won't fit."""
+    try:
+        return _normalize(platform, body, headers, ctx, received_at=received_at)
+    except ValidationError as exc:
+        # A value out of the canonical event's bounds is the sender's error, never a 500.
+        raise MalformedPayload(f"does not fit the canonical event: {problems(exc)}") from exc
+
+
+def _normalize(
+    platform: Platform,
+    body: bytes,
+    headers: Mapping[str, str],
+    ctx: BindingContext,
+    *,
+    received_at: datetime,
+) -> Normalized:
     payload = parse_json_object(body)
     if platform is Platform.SLACK:
         return normalize_slack(payload, ctx, received_at=received_at)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,34 +13,12 @@ from services.ingest.domain.discord import (
     normalize_discord_interaction,
     snowflake_time,
 )
-from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.model import MalformedPayload, Normalized
 from shared.events.community import CommunityEvent, CommunityEventType, Platform
+from tests.ingest.domain.support import RECEIVED, binding, ignored, payloads, the_event, utc
 
-FIXTURES = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "fixtures"
-    / "platform-payloads"
-    / "discord"
-)
-OURS = Path(__file__).resolve().parents[1] / "payloads" / "discord"
-
-CTX = BindingContext(
-    tenant_id="tenant-1",
-    community_id="community-1",
-    binding_id="binding-1",
-    platform=Platform.DISCORD,
-    external_id="694205451682978886",
-)
-RECEIVED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def ours(name: str) -> dict[str, Any]:
-    return json.loads((OURS / name).read_text(encoding="utf-8"))
+CTX = binding(Platform.DISCORD, "694205451682978886")
+fixture, ours = payloads(Platform.DISCORD)
 
 
 def normalize(dispatch: Any) -> Normalized:
@@ -51,14 +26,7 @@ def normalize(dispatch: Any) -> Normalized:
 
 
 def only_event(dispatch: dict[str, Any]) -> CommunityEvent:
-    result = normalize(dispatch)
-    assert result.ignored is None
-    (event,) = result.events
-    return event
-
-
-def iso(text: str) -> datetime:
-    return datetime.fromisoformat(text)
+    return the_event(normalize(dispatch))
 
 
 # --- messages -------------------------------------------------------------------------
@@ -77,7 +45,7 @@ def test_a_guild_message_is_a_created_message_by_its_author() -> None:
     assert event.actor.username == "Username"
     assert event.actor.is_bot is False
     assert event.content is not None and event.content.text == ".ping"
-    assert event.occurred_at == iso("2020-07-14T13:02:12.171+00:00")
+    assert event.occurred_at == utc("2020-07-14T13:02:12.171+00:00")
     assert event.ingested_at == RECEIVED
     assert event.source_event_id == "732582724170285086"
     assert event.dedup_key == "discord:694205451682978886:MESSAGE_CREATE:732582724170285086"
@@ -129,7 +97,7 @@ def test_an_edit_in_a_thread_happens_at_the_edit_and_keeps_what_moderation_needs
     event = only_event(ours("gateway.MESSAGE_UPDATE.edited.json"))
 
     assert event.type is CommunityEventType.MESSAGE_EDITED
-    assert event.occurred_at == iso("2024-06-12T10:07:30.5+00:00")
+    assert event.occurred_at == utc("2024-06-12T10:07:30.5+00:00")
     assert event.channel_id == event.thread_id == "1250000000000000500"
     assert event.source_event_id == "1250000000000000700"
     assert event.dedup_key == (
@@ -159,10 +127,7 @@ def test_each_edit_of_a_message_has_its_own_key_and_a_replay_the_same() -> None:
 
 
 def test_an_update_without_an_edit_timestamp_is_a_pin_not_an_edit() -> None:
-    result = normalize(fixture("gateway.MESSAGE_UPDATE.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None and "edited_timestamp" in result.ignored
+    assert "edited_timestamp" in ignored(normalize(fixture("gateway.MESSAGE_UPDATE.json")))
 
 
 def test_a_deletion_has_an_unknown_actor_and_names_the_message() -> None:
@@ -240,7 +205,7 @@ def test_a_member_joins_when_discord_says_they_joined() -> None:
     assert event.type is CommunityEventType.MEMBER_JOINED
     assert event.actor.platform_user_id == "123456789012345678"
     assert event.actor.username == "abcd"
-    assert event.occurred_at == iso("2020-02-22T18:17:30.877307+00:00")
+    assert event.occurred_at == utc("2020-02-22T18:17:30.877307+00:00")
     assert event.channel_id is None
     assert event.dedup_key == (
         "discord:123456789012345678:GUILD_MEMBER_ADD:123456789012345678:"
@@ -267,7 +232,7 @@ def test_a_new_thread_lives_in_its_parent_channel_and_has_a_title() -> None:
     assert event.thread_id == "1250000000000000500"
     assert event.actor.platform_user_id == "302050872383242240"
     assert event.content is not None and event.content.title == "Patch 1.4 feedback"
-    assert event.occurred_at == iso("2024-06-11T08:13:43.876+00:00")
+    assert event.occurred_at == utc("2024-06-11T08:13:43.876+00:00")
     assert event.dedup_key == "discord:1200000000000000000:THREAD_CREATE:1250000000000000500"
 
 
@@ -282,15 +247,12 @@ def test_being_added_to_an_existing_thread_is_not_a_new_thread() -> None:
     dispatch = ours("gateway.THREAD_CREATE.json")
     del dispatch["d"]["newly_created"]
 
-    result = normalize(dispatch)
-
-    assert result.events == ()
-    assert result.ignored is not None and "existing thread" in result.ignored
+    assert "existing thread" in ignored(normalize(dispatch))
 
 
 def test_snowflake_time_matches_discords_documented_example() -> None:
-    assert snowflake_time(175928847299117063) == iso("2016-04-30T11:18:25.796+00:00")
-    assert snowflake_time("175928847299117063") == iso("2016-04-30T11:18:25.796+00:00")
+    assert snowflake_time(175928847299117063) == utc("2016-04-30T11:18:25.796+00:00")
+    assert snowflake_time("175928847299117063") == utc("2016-04-30T11:18:25.796+00:00")
 
 
 # --- what is not activity, and what is broken -----------------------------------------
@@ -319,10 +281,7 @@ def _direct_message() -> dict[str, Any]:
     ],
 )
 def test_other_dispatches_are_ignored_with_a_reason(dispatch: dict[str, Any], reason: str) -> None:
-    result = normalize(dispatch)
-
-    assert result.events == ()
-    assert result.ignored is not None and reason in result.ignored
+    assert reason in ignored(normalize(dispatch))
 
 
 def _broken(name: str, mutate: Any) -> dict[str, Any]:

@@ -2,33 +2,26 @@
 
 from __future__ import annotations
 
-import copy
-import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.ingest.domain.discourse import normalize_discourse
-from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.model import MalformedPayload, Normalized
 from shared.events.community import CommunityEvent, CommunityEventType, Platform
-
-OUR_PAYLOADS = Path(__file__).resolve().parents[1] / "payloads" / "discourse"
+from tests.ingest.domain.support import (
+    RECEIVED,
+    binding,
+    ignored,
+    payloads,
+    the_event,
+    utc,
+    without,
+)
 
 INSTANCE = "https://forum.hearth.example"
-CTX = BindingContext(
-    tenant_id="tenant-1",
-    community_id="community-1",
-    binding_id="binding-1",
-    platform=Platform.DISCOURSE,
-    external_id=INSTANCE,
-)
-RECEIVED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-def ours(name: str) -> dict[str, Any]:
-    return json.loads((OUR_PAYLOADS / name).read_text())
+CTX = binding(Platform.DISCOURSE, INSTANCE)
+_, ours = payloads(Platform.DISCOURSE)
 
 
 def normalize(
@@ -40,14 +33,7 @@ def normalize(
 
 
 def only_event(event: str, payload: dict[str, Any], **kwargs: Any) -> CommunityEvent:
-    result = normalize(event, payload, **kwargs)
-    assert result.ignored is None
-    (normalized,) = result.events
-    return normalized
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return the_event(normalize(event, payload, **kwargs))
 
 
 def test_a_new_reply_is_a_message_in_its_topic_answering_a_post():
@@ -193,29 +179,12 @@ def test_a_small_action_post_is_ignored():
     payload = ours("post_created.json")
     payload["post"]["post_type"] = 3
 
-    result = normalize("post_created", payload)
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "small action" in result.ignored
+    assert "small action" in ignored(normalize("post_created", payload))
 
 
 @pytest.mark.parametrize("event_name", ["ping", "user_logged_in", "topic_closed_status_updated"])
 def test_other_events_are_ignored_not_errors(event_name):
-    result = normalize(event_name, {"ping": "OK"})
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert event_name in result.ignored
-
-
-def without(payload: dict[str, Any], *path: str) -> dict[str, Any]:
-    trimmed = copy.deepcopy(payload)
-    target = trimmed
-    for key in path[:-1]:
-        target = target[key]
-    del target[path[-1]]
-    return trimmed
+    assert event_name in ignored(normalize(event_name, {"ping": "OK"}))
 
 
 @pytest.mark.parametrize(

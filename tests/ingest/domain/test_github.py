@@ -2,40 +2,27 @@
 
 from __future__ import annotations
 
-import copy
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from services.ingest.domain.github import normalize_github
-from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.model import MalformedPayload, Normalized
 from shared.events.community import CommunityEvent, CommunityEventType, Platform
-
-PLATFORM_PAYLOADS = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "platform-payloads"
+from tests.ingest.domain.support import (
+    RECEIVED,
+    binding,
+    ignored,
+    payloads,
+    the_event,
+    utc,
+    without,
 )
-OUR_PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
 
-CTX = BindingContext(
-    tenant_id="tenant-1",
-    community_id="community-1",
-    binding_id="binding-1",
-    platform=Platform.GITHUB,
-    external_id="Codertocat/Hello-World",
-)
-RECEIVED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
+CTX = binding(Platform.GITHUB, "Codertocat/Hello-World")
 DELIVERY = "72d3162e-cc78-11e3-81ab-4c9367dc0958"
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((PLATFORM_PAYLOADS / "github" / name).read_text())
-
-
-def ours(name: str) -> dict[str, Any]:
-    return json.loads((OUR_PAYLOADS / "github" / name).read_text())
+fixture, ours = payloads(Platform.GITHUB)
 
 
 def normalize(event_name: str, payload: dict[str, Any]) -> Normalized:
@@ -43,14 +30,7 @@ def normalize(event_name: str, payload: dict[str, Any]) -> Normalized:
 
 
 def only_event(event_name: str, payload: dict[str, Any]) -> CommunityEvent:
-    result = normalize(event_name, payload)
-    assert result.ignored is None
-    (event,) = result.events
-    return event
-
-
-def utc(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    return the_event(normalize(event_name, payload))
 
 
 def assert_codertocat_in_hello_world(event: CommunityEvent) -> None:
@@ -243,18 +223,11 @@ def test_unmapped_actions_are_ignored_with_the_action_named(event_name, name, ac
     payload = fixture(name)
     payload["action"] = action
 
-    result = normalize(event_name, payload)
-
-    assert result.events == ()
-    assert result.ignored == f"GitHub {event_name}.{action} is not mapped"
+    assert ignored(normalize(event_name, payload)) == f"GitHub {event_name}.{action} is not mapped"
 
 
 def test_an_unknown_event_is_ignored_not_an_error():
-    result = normalize("workflow_run", {"action": "completed"})
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "workflow_run" in result.ignored
+    assert "workflow_run" in ignored(normalize("workflow_run", {"action": "completed"}))
 
 
 def test_organization_login_is_the_workspace_when_present():
@@ -262,15 +235,6 @@ def test_organization_login_is_the_workspace_when_present():
     payload["organization"] = {"login": "octo-org", "id": 1}
 
     assert only_event("issues", payload).workspace_id == "octo-org"
-
-
-def without(payload: dict[str, Any], *path: str) -> dict[str, Any]:
-    trimmed = copy.deepcopy(payload)
-    target = trimmed
-    for key in path[:-1]:
-        target = target[key]
-    del target[path[-1]]
-    return trimmed
 
 
 @pytest.mark.parametrize(

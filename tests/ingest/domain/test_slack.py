@@ -2,39 +2,17 @@
 
 from __future__ import annotations
 
-import copy
-import json
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.model import MalformedPayload, Normalized
 from services.ingest.domain.slack import normalize_slack, slack_event_id
 from shared.events.community import CommunityEvent, CommunityEventType, Platform
+from tests.ingest.domain.support import RECEIVED, at, binding, ignored, payloads, the_event, without
 
-PLATFORM_PAYLOADS = (
-    Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "platform-payloads"
-)
-OUR_PAYLOADS = Path(__file__).resolve().parents[1] / "payloads"
-
-CTX = BindingContext(
-    tenant_id="tenant-1",
-    community_id="community-1",
-    binding_id="binding-1",
-    platform=Platform.SLACK,
-    external_id="T111",
-)
-RECEIVED = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((PLATFORM_PAYLOADS / "slack" / name).read_text())
-
-
-def ours(name: str) -> dict[str, Any]:
-    return json.loads((OUR_PAYLOADS / "slack" / name).read_text())
+CTX = binding(Platform.SLACK, "T111")
+fixture, ours = payloads(Platform.SLACK)
 
 
 def normalize(payload: dict[str, Any]) -> Normalized:
@@ -42,15 +20,7 @@ def normalize(payload: dict[str, Any]) -> Normalized:
 
 
 def only_event(payload: dict[str, Any]) -> CommunityEvent:
-    result = normalize(payload)
-    assert result.ignored is None
-    assert result.reply is None
-    (event,) = result.events
-    return event
-
-
-def at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+    return the_event(normalize(payload))
 
 
 # platform fixtures ----------------------------------------------------------
@@ -137,11 +107,7 @@ def test_a_message_changed_without_a_text_change_is_ignored():
     payload = fixture("message_changed.json")
     payload["event"]["message"]["text"] = payload["event"]["previous_message"]["text"]
 
-    result = normalize(payload)
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "text change" in result.ignored
+    assert "text change" in ignored(normalize(payload))
 
 
 def test_a_deletion_names_the_deleted_message_and_its_author():
@@ -193,11 +159,7 @@ def test_leaving_a_channel_is_a_member_leaving():
 
 
 def test_app_mention_is_ignored_because_the_message_event_carries_it():
-    result = normalize(fixture("app_mention.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "app_mention" in result.ignored
+    assert "app_mention" in ignored(normalize(fixture("app_mention.json")))
 
 
 # our own payloads -------------------------------------------------------------
@@ -257,42 +219,21 @@ def test_mentions_links_entities_and_files_are_read_from_the_message():
 
 
 def test_a_slack_notice_subtype_is_ignored_with_its_name():
-    result = normalize(ours("message.channel_join.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "channel_join" in result.ignored
+    assert "channel_join" in ignored(normalize(ours("message.channel_join.json")))
 
 
 def test_a_body_that_is_not_an_event_callback_is_ignored():
-    result = normalize(ours("app_rate_limited.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "app_rate_limited" in result.ignored
+    assert "app_rate_limited" in ignored(normalize(ours("app_rate_limited.json")))
 
 
 def test_an_unknown_event_type_is_ignored_not_an_error():
     payload = fixture("message.json")
     payload["event"] = {"type": "emoji_changed", "subtype": "add", "name": "partyparrot"}
 
-    result = normalize(payload)
-
-    assert result.events == ()
-    assert result.ignored is not None
-    assert "emoji_changed" in result.ignored
+    assert "emoji_changed" in ignored(normalize(payload))
 
 
 # malformed payloads -----------------------------------------------------------
-
-
-def without(payload: dict[str, Any], *path: str) -> dict[str, Any]:
-    trimmed = copy.deepcopy(payload)
-    target = trimmed
-    for key in path[:-1]:
-        target = target[key]
-    del target[path[-1]]
-    return trimmed
 
 
 @pytest.mark.parametrize(

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import copy
-import json
 import re
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
+from services.ingest.domain.model import MalformedPayload, Normalized
 from services.ingest.domain.telegram import normalize_telegram, telegram_update_id
 from shared.events.community import CommunityEvent, CommunityEventType, Platform
+from tests.ingest.domain.support import RECEIVED, at, binding, ignored, payloads, the_event, without
 
-FIXTURES = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "fixtures"
-    / "platform-payloads"
-    / "telegram"
-)
-OURS = Path(__file__).resolve().parents[1] / "payloads" / "telegram"
-
-CTX = BindingContext(
-    tenant_id="tenant-1",
-    community_id="community-1",
-    binding_id="binding-1",
-    platform=Platform.TELEGRAM,
-    external_id="hearth_bot",
-)
-RECEIVED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-def fixture(name: str) -> dict[str, Any]:
-    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
-
-
-def ours(name: str) -> dict[str, Any]:
-    return json.loads((OURS / name).read_text(encoding="utf-8"))
+CTX = binding(Platform.TELEGRAM, "hearth_bot")
+fixture, ours = payloads(Platform.TELEGRAM)
 
 
 def normalize(update: Any) -> Normalized:
@@ -47,14 +21,7 @@ def normalize(update: Any) -> Normalized:
 
 
 def only_event(update: dict[str, Any]) -> CommunityEvent:
-    result = normalize(update)
-    assert result.ignored is None
-    (event,) = result.events
-    return event
-
-
-def at(unix: int) -> datetime:
-    return datetime.fromtimestamp(unix, tz=UTC)
+    return the_event(normalize(update))
 
 
 # --- messages -------------------------------------------------------------------------
@@ -183,10 +150,7 @@ def test_an_anonymous_admin_message_is_by_the_chat_not_the_placeholder_bot() -> 
 
 
 def test_a_pin_is_a_service_message_and_ignored() -> None:
-    result = normalize(ours("message.pinned.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None and "service message" in result.ignored
+    assert "service message" in ignored(normalize(ours("message.pinned.json")))
 
 
 # --- membership -----------------------------------------------------------------------
@@ -244,17 +208,11 @@ def test_a_restricted_user_entering_the_chat_is_a_join() -> None:
 
 
 def test_a_promotion_is_neither_join_nor_leave() -> None:
-    result = normalize(ours("chat_member.promoted.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None and "member -> administrator" in result.ignored
+    assert "member -> administrator" in ignored(normalize(ours("chat_member.promoted.json")))
 
 
 def test_a_change_of_the_bots_own_membership_is_ignored() -> None:
-    result = normalize(fixture("my_chat_member.teloxide.json"))
-
-    assert result.events == ()
-    assert result.ignored is not None and "my_chat_member" in result.ignored
+    assert "my_chat_member" in ignored(normalize(fixture("my_chat_member.teloxide.json")))
 
 
 # --- reactions and polls --------------------------------------------------------------
@@ -334,40 +292,28 @@ def test_a_poll_answer_by_an_anonymous_admin_is_by_the_voter_chat() -> None:
     ],
 )
 def test_other_update_kinds_are_ignored_with_a_reason(update: dict[str, Any], reason: str) -> None:
-    result = normalize(update)
-
-    assert result.events == ()
-    assert result.ignored is not None and reason in result.ignored
-
-
-def _without(update: dict[str, Any], *path: str) -> dict[str, Any]:
-    broken = copy.deepcopy(update)
-    target = broken
-    for key in path[:-1]:
-        target = target[key]
-    del target[path[-1]]
-    return broken
+    assert reason in ignored(normalize(update))
 
 
 @pytest.mark.parametrize(
     ("update", "field"),
     [
         (["not", "an", "object"], "update"),
-        (_without(fixture("message.text.teloxide.json"), "update_id"), "update_id"),
+        (without(fixture("message.text.teloxide.json"), "update_id"), "update_id"),
         ({"update_id": "892252934", "message": {}}, "update_id"),
         ({"update_id": 1, "message": "hello"}, "message"),
-        (_without(fixture("message.text.teloxide.json"), "message", "chat"), "message.chat"),
-        (_without(fixture("message.text.teloxide.json"), "message", "from"), "message.from"),
+        (without(fixture("message.text.teloxide.json"), "message", "chat"), "message.chat"),
+        (without(fixture("message.text.teloxide.json"), "message", "from"), "message.from"),
         (
-            _without(fixture("message_reaction.user.teloxide.json"), "message_reaction", "user"),
+            without(fixture("message_reaction.user.teloxide.json"), "message_reaction", "user"),
             "message_reaction.user",
         ),
         (
-            _without(fixture("poll_answer.teloxide.json"), "poll_answer", "poll_id"),
+            without(fixture("poll_answer.teloxide.json"), "poll_answer", "poll_id"),
             "poll_answer.poll_id",
         ),
         (
-            _without(ours("chat_member.joined.json"), "chat_member", "new_chat_member"),
+            without(ours("chat_member.joined.json"), "chat_member", "new_chat_member"),
             "chat_member.new_chat_member",
         ),
     ],
