@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.ingest.api import router
+from services.ingest.connectors import connector_loops
 from services.ingest.context import setup
 from services.ingest.handlers import HANDLERS
 from services.ingest.tables import metadata
@@ -18,4 +19,5 @@ SPEC = ServiceSpec(
     routers=(router,),
     description="Platform connectors in, decisions out, member identity, integrator API.",
     setup=setup,
+    background=connector_loops,
 )

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, delete, func, or_, select, update
+from sqlalchemy import Table, delete, func, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.sql.dml import Insert
 
 from services.ingest.domain.identity import KnownIdentity
@@ -391,6 +391,16 @@ async def list_received(
     if until:
         query = query.where(table.c.occurred_at < until)
     return (await session.execute(query.order_by(table.c.seq.desc()).limit(limit))).mappings().all()
+
+
+# connector leadership --------------------------------------------------------
+
+
+async def try_advisory_lock(connection: AsyncConnection, key: int) -> bool:
+    """Take a session-level PostgreSQL advisory lock if free; held until the connection ends."""
+    result = await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key})
+    await connection.commit()
+    return bool(result.scalar_one())
 
 
 # idempotency keys and action results ---------------------------------------
