@@ -403,6 +403,12 @@ async def try_advisory_lock(connection: AsyncConnection, key: int) -> bool:
     return bool(result.scalar_one())
 
 
+async def release_advisory_lock(connection: AsyncConnection, key: int) -> None:
+    """Let go of a lock taken by try_advisory_lock before the connection returns to the pool."""
+    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+    await connection.commit()
+
+
 # idempotency keys and action results ---------------------------------------
 
 

@@ -76,7 +76,11 @@ def _led(
             async with ctx.db.engine.connect() as connection:
                 if await repository.try_advisory_lock(connection, key):
                     log.info("this process runs the %s connectors", name)
-                    await loop()
+                    try:
+                        await loop()
+                    finally:
+                        # The connection goes back to the pool, where the lock would stay.
+                        await asyncio.shield(repository.release_advisory_lock(connection, key))
                     return
             await asyncio.sleep(every)
 
