@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from services.ingest.domain.imports.jsonstream import iter_object
+from services.ingest.domain.imports.jsonstream import NoMessages, stream_messages
 from services.ingest.domain.imports.model import (
     MAX_TEXT,
     MAX_TITLE,
@@ -62,22 +62,17 @@ def parse_discord(
     """Backfilled events of one DiscordChatExporter channel export, in the file's order."""
     stats = stats if stats is not None else ParseStats()
     with open_text(source) as text:
-        header: dict[str, Any] = {}
-        held: list[Any] | None = None
-        for key, value in iter_object(text, stream_key="messages"):
-            if key != "messages":
-                header[key] = value
-            elif not isinstance(value, Iterator | list):
-                raise ValueError("DiscordChatExporter export: 'messages' is not a list")
-            elif "guild" in header and "channel" in header:
-                yield from _messages(value, _channel(header, community_id), stats)
-                held = []
-            else:  # a rewritten file with its header after the messages: hold them
-                held = list(value)
-    if held is None:
-        raise ValueError("not a DiscordChatExporter export: no 'messages' list")
-    if held:
-        yield from _messages(held, _channel(header, community_id), stats)
+        try:
+            yield from stream_messages(
+                text,
+                label="DiscordChatExporter export",
+                ready=lambda header: "guild" in header and "channel" in header,
+                emit=lambda header, messages: _messages(
+                    messages, _channel(header, community_id), stats
+                ),
+            )
+        except NoMessages:
+            raise ValueError("not a DiscordChatExporter export: no 'messages' list") from None
 
 
 def _channel(header: Mapping[str, Any], community_id: str) -> _Channel:

@@ -9,7 +9,7 @@ from a buffer refilled in chunks; every other member is decoded whole.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
 _CHUNK = 1 << 20
@@ -114,3 +114,42 @@ def _iter_array(reader: _Reader) -> Iterator[Any]:
             reader.take("]")
             return
         reader.take(",")
+
+
+class NoMessages(ValueError):
+    """The document has no `messages` array; `header` holds the members it does have."""
+
+    def __init__(self, header: Mapping[str, Any]) -> None:
+        super().__init__("no 'messages' list")
+        self.header = header
+
+
+def stream_messages(
+    text: IO[str],
+    *,
+    label: str,
+    ready: Callable[[Mapping[str, Any]], bool],
+    emit: Callable[[Mapping[str, Any], Iterable[Any]], Iterator[Any]],
+) -> Iterator[Any]:
+    """What `emit(header, messages)` yields for an export's `messages` array, streamed.
+
+    Exporters write the header (chat, guild, channel) before the messages, so they are
+    streamed as soon as `ready(header)`; a file rewritten with the header after them has
+    its messages held in memory until the header is complete.
+    """
+    header: dict[str, Any] = {}
+    held: list[Any] | None = None
+    for key, value in iter_object(text, stream_key="messages"):
+        if key != "messages":
+            header[key] = value
+        elif not isinstance(value, Iterator | list):
+            raise ValueError(f"{label}: 'messages' is not a list")
+        elif ready(header):
+            yield from emit(header, value)
+            held = []
+        else:
+            held = list(value)
+    if held is None:
+        raise NoMessages(header)
+    if held:
+        yield from emit(header, held)

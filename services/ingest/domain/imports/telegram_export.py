@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from services.ingest.domain.imports.jsonstream import iter_object
+from services.ingest.domain.imports.jsonstream import NoMessages, stream_messages
 from services.ingest.domain.imports.model import (
     MAX_TEXT,
     MAX_TITLE,
@@ -83,27 +83,22 @@ def parse_telegram(
     """Backfilled events of one Telegram Desktop chat export, in the file's order."""
     stats = stats if stats is not None else ParseStats()
     with open_text(source) as text:
-        header: dict[str, Any] = {}
-        held: list[Any] | None = None
-        for key, value in iter_object(text, stream_key="messages"):
-            if key != "messages":
-                header[key] = value
-            elif not isinstance(value, Iterator | list):
-                raise ValueError("Telegram export: 'messages' is not a list")
-            elif "id" in header and "type" in header:
-                yield from _messages(value, _chat(header, community_id), stats)
-                held = []
-            else:  # a rewritten file with its header after the messages: hold them
-                held = list(value)
-    if held is None:
-        if "chats" in header:
-            raise ValueError(
-                "this is a whole-account Telegram export; export one chat instead "
-                "(chat menu -> Export chat history -> JSON)"
+        try:
+            yield from stream_messages(
+                text,
+                label="Telegram export",
+                ready=lambda header: "id" in header and "type" in header,
+                emit=lambda header, messages: _messages(
+                    messages, _chat(header, community_id), stats
+                ),
             )
-        raise ValueError("not a Telegram chat export: no 'messages' list")
-    if held:
-        yield from _messages(held, _chat(header, community_id), stats)
+        except NoMessages as missing:
+            if "chats" in missing.header:
+                raise ValueError(
+                    "this is a whole-account Telegram export; export one chat instead "
+                    "(chat menu -> Export chat history -> JSON)"
+                ) from None
+            raise ValueError("not a Telegram chat export: no 'messages' list") from None
 
 
 def _chat(header: Mapping[str, Any], community_id: str) -> _Chat:
