@@ -1,8 +1,13 @@
-"""Retrying one platform call until it is done or plainly will not be, and picking the client.
+"""One platform call judged: done, plainly never, or when to try again; and picking the client.
+
+`attempt_once` makes one call and says what it came to: a finished ActionResult, or a
+Retry after some delay. The action dispatcher (services/ingest/dispatch.py) stores that
+delay and comes back later, so no call chain ever sleeps; `execute` loops over it with a
+sleep, for tools and tests that want the whole exchange in one await.
 
 Transient errors are retried with exponential backoff. A rate limit is honoured by waiting
 exactly what the platform asked, and counts as an attempt. When a platform asks for more
-than `max_retry_after`, the executor gives up at once (retries_exhausted) instead of coming
+than `max_retry_after`, the action gives up at once (retries_exhausted) instead of coming
 back early: an early retry only earns another 429, and Discord and Telegram lengthen the
 penalty for clients that ignore it. Refusals and unsupported actions are never retried.
 """
@@ -13,16 +18,8 @@ import asyncio
 import importlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Final
-
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception_type,
-    stop_after_attempt,
-    wait_exponential,
-)
-from tenacity.stop import stop_base
 
 from services.ingest.outbound.base import (
     ActionOutcome,
@@ -49,11 +46,64 @@ _ADAPTERS: Final[Mapping[Platform, tuple[str, str]]] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """The call failed in a way that may pass: call again after `delay` seconds."""
+
+    delay: float
+    detail: str
+    status: int | None = None
+
+
 def default_base_url(platform: Platform) -> str:
     """The platform's public API, where a client goes unless told otherwise."""
     module, _ = _ADAPTERS[platform]
     url: str = importlib.import_module(module).DEFAULT_BASE_URL
     return url
+
+
+def backoff(attempt: int, *, initial: float, cap: float) -> float:
+    """Seconds to wait after failed call number `attempt` (1-based): doubling, capped."""
+    return float(min(initial * 2 ** (attempt - 1), cap))
+
+
+async def attempt_once(
+    client_call: Callable[[], Awaitable[None]],
+    *,
+    attempt: int,
+    attempts: int = 5,
+    backoff_initial: float = 0.5,
+    backoff_max: float = 30,
+    max_retry_after: float = 300,
+) -> ActionResult | Retry:
+    """Make call number `attempt` of at most `attempts`; a finished result, or when to retry.
+
+    A bug in a client (any other exception) is raised, not reported as a platform outcome.
+    """
+    if not 1 <= attempt <= attempts:
+        raise ValueError("attempt must be between 1 and attempts")
+    try:
+        await client_call()
+    except Unsupported as exc:
+        return _finish(ActionOutcome.UNSUPPORTED, exc.reason, attempt, None)
+    except PermanentPlatformError as exc:
+        return _finish(ActionOutcome.PLATFORM_ERROR, exc.detail, attempt, exc.status)
+    except RateLimited as exc:
+        if exc.retry_after > max_retry_after:
+            detail = (
+                f"{exc.detail}; the platform asks to wait {exc.retry_after:g}s, more than "
+                f"max_retry_after={max_retry_after:g}s"
+            )
+            return _finish(ActionOutcome.RETRIES_EXHAUSTED, detail, attempt, exc.status)
+        if attempt >= attempts:
+            return _finish(ActionOutcome.RETRIES_EXHAUSTED, exc.detail, attempt, exc.status)
+        return Retry(exc.retry_after, exc.detail, exc.status)
+    except TransientPlatformError as exc:
+        if attempt >= attempts:
+            return _finish(ActionOutcome.RETRIES_EXHAUSTED, exc.detail, attempt, exc.status)
+        delay = backoff(attempt, initial=backoff_initial, cap=backoff_max)
+        return Retry(delay, exc.detail, exc.status)
+    return _finish(ActionOutcome.DONE, "done", attempt, None)
 
 
 async def execute(
@@ -68,44 +118,21 @@ async def execute(
     """Call `client_call` until it succeeds, is refused, or `attempts` calls were made."""
     if attempts < 1:
         raise ValueError("attempts must be at least 1")
-    calls = 0
-
-    async def attempt() -> None:
-        nonlocal calls
-        calls += 1
-        await client_call()
-
-    backoff = wait_exponential(multiplier=backoff_initial, max=backoff_max)
-
-    def wait(state: RetryCallState) -> float:
-        failure = _failure(state)
-        return failure.retry_after if isinstance(failure, RateLimited) else backoff(state)
-
-    retrying = AsyncRetrying(
-        stop=stop_after_attempt(attempts) | _AsksTooLong(max_retry_after),
-        wait=wait,
-        retry=retry_if_exception_type((TransientPlatformError, RateLimited)),
-        sleep=sleep,
-        before_sleep=_log_retry,
-        reraise=True,
-    )
-    try:
-        await retrying(attempt)
-    except Unsupported as exc:
-        return _finish(ActionOutcome.UNSUPPORTED, exc.reason, calls, None)
-    except PermanentPlatformError as exc:
-        return _finish(ActionOutcome.PLATFORM_ERROR, exc.detail, calls, exc.status)
-    except RateLimited as exc:
-        detail = exc.detail
-        if exc.retry_after > max_retry_after:
-            detail += (
-                f"; the platform asks to wait {exc.retry_after:g}s, more than "
-                f"max_retry_after={max_retry_after:g}s"
-            )
-        return _finish(ActionOutcome.RETRIES_EXHAUSTED, detail, calls, exc.status)
-    except TransientPlatformError as exc:
-        return _finish(ActionOutcome.RETRIES_EXHAUSTED, exc.detail, calls, exc.status)
-    return _finish(ActionOutcome.DONE, "done", calls, None)
+    attempt = 1
+    while True:
+        step = await attempt_once(
+            client_call,
+            attempt=attempt,
+            attempts=attempts,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            max_retry_after=max_retry_after,
+        )
+        if isinstance(step, ActionResult):
+            return step
+        log_retry(attempt, step)
+        await sleep(step.delay)
+        attempt += 1
 
 
 def clients_for(
@@ -128,29 +155,10 @@ def clients_for(
     return adapter(credentials, base_url)
 
 
-class _AsksTooLong(stop_base):
-    """Stop when the platform asks for a longer wait than we are willing to give."""
-
-    def __init__(self, max_retry_after: float) -> None:
-        self.max_retry_after = max_retry_after
-
-    def __call__(self, retry_state: RetryCallState) -> bool:
-        failure = _failure(retry_state)
-        return isinstance(failure, RateLimited) and failure.retry_after > self.max_retry_after
-
-
-def _failure(state: RetryCallState) -> BaseException | None:
-    return state.outcome.exception() if state.outcome is not None else None
-
-
-def _log_retry(state: RetryCallState) -> None:
-    failure = _failure(state)
-    wait = state.next_action.sleep if state.next_action is not None else 0.0
+def log_retry(attempt: int, retry: Retry) -> None:
+    """Say that call number `attempt` failed and when the next one is due."""
     logger.warning(
-        "outbound attempt %d failed (%s); retrying in %.3gs",
-        state.attempt_number,
-        getattr(failure, "detail", type(failure).__name__),
-        wait,
+        "outbound attempt %d failed (%s); retrying in %.3gs", attempt, retry.detail, retry.delay
     )
 
 
