@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from services.ingest.secrets import SecretBox
 from services.registry import SERVICES
 from shared.bus.memory import InMemoryBus
 from shared.db.engine import Database
@@ -27,6 +26,9 @@ def ensure_secrets_key(data_dir: Path) -> None:
         return
     key_file = data_dir / "secrets.key"
     if not key_file.exists():
+        # Imported here: `hearth serve moderation` must not load ingest (nor its SDKs).
+        from services.ingest.secrets import SecretBox
+
         key_file.write_text(SecretBox.new_key() + "\n", encoding="utf-8")
         key_file.chmod(0o600)
     os.environ[SECRETS_KEY_ENV] = key_file.read_text(encoding="utf-8").strip()
