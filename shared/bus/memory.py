@@ -15,6 +15,11 @@ from itertools import count
 from shared.bus.port import BusConsumer, CommitFailed, Outgoing, Record, TopicPartition
 
 
+def partition_for_key(key: bytes, partitions: int) -> int:
+    """The partition of a keyed message; every embedded adapter places keys the same way."""
+    return zlib.crc32(key) % partitions
+
+
 class InMemoryBus:
     """A broker held in this process; every topic has `partitions` partitions."""
 
@@ -83,7 +88,7 @@ class InMemoryBus:
     def _partition_for(self, key: bytes | None, partitions: int) -> int:
         if key is None:
             return next(self._round_robin) % partitions
-        return zlib.crc32(key) % partitions
+        return partition_for_key(key, partitions)
 
     def _join(self, member: _MemoryConsumer) -> None:
         self._members.setdefault(member.group, []).append(member)

@@ -12,6 +12,7 @@ from ulid import ULID
 
 from shared.bus.memory import InMemoryBus
 from shared.bus.port import Bus
+from shared.bus.sqlite import SqliteBus
 from shared.db.engine import Database
 
 
@@ -48,11 +49,14 @@ async def drop_schema(db: Database) -> None:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.schema}" CASCADE'))
 
 
-@pytest.fixture(params=["memory", "kafka"])
+@pytest.fixture(params=["memory", "sqlite", "kafka"])
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    """memory: InMemoryBus + SQLite file; kafka: real broker + real PostgreSQL schema."""
+    """memory / sqlite: InMemoryBus or SqliteBus + SQLite file; kafka: real broker + PostgreSQL."""
     if request.param == "memory":
         bus: Bus = InMemoryBus()
+        db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
+    elif request.param == "sqlite":
+        bus = SqliteBus(tmp_path / "bus.db")
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'test.db'}")
     else:
         from shared.bus.kafka import KafkaBus

@@ -262,8 +262,8 @@ async def test_record_that_is_not_a_cloudevent_is_dead_lettered(backend: Backend
     assert header_map(dead.headers)[DLQ_ERROR_TYPE] == "EnvelopeError"
 
 
-@pytest.mark.parametrize("backend", ["memory"], indirect=True)
-async def test_memory_bus_redelivers_what_a_departed_member_did_not_commit(
+@pytest.mark.parametrize("backend", ["memory", "sqlite"], indirect=True)
+async def test_embedded_bus_redelivers_what_a_departed_member_did_not_commit(
     backend: Backend,
 ) -> None:
     topic, group = backend.unique("redeliver"), backend.unique("group")
