@@ -17,7 +17,7 @@ $(STAMP):
 
 install: $(STAMP)
 
-## Run Hearth on its embedded default (in-memory bus, SQLite under ./.hearth/) at 127.0.0.1:8000.
+## Run Hearth on its embedded default (durable SQLite bus and databases under ./.hearth/) at 127.0.0.1:8000.
 dev: install
 	$(BIN)/hearth dev
 

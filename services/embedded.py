@@ -1,4 +1,4 @@
-"""The embedded default: all four services in one process, in-memory bus, SQLite files."""
+"""The embedded default: all four services in one process on SQLite files (bus included)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from services.registry import SERVICES
-from shared.bus.memory import InMemoryBus
+from shared.bus.sqlite import SqliteBus
 from shared.db.engine import Database
 from shared.host import Host
 from shared.service import ServiceSpec
@@ -35,7 +35,7 @@ def ensure_secrets_key(data_dir: Path) -> None:
 
 
 def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = None) -> Host:
-    """A Host running every service on the in-memory bus with one SQLite file each."""
+    """A Host running every service on the durable SQLite bus (data_dir/bus.db), a file each."""
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_secrets_key(data_dir)
     chosen = services or SERVICES
@@ -45,7 +45,7 @@ def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = N
     ]
     return Host(
         hosted,
-        bus=InMemoryBus(),
+        bus=SqliteBus(data_dir / "bus.db"),
         tenancy_db=Database(sqlite_url(data_dir / "hearth.db"), schema="hearth"),
     )
 

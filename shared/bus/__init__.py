@@ -1,4 +1,6 @@
-"""The bus: a port with Kafka and in-memory adapters, and the consumer runtime."""
+"""The bus: a port with Kafka, SQLite and in-memory adapters, and the consumer runtime."""
+
+from pathlib import Path
 
 from shared.bus.memory import InMemoryBus
 from shared.bus.port import (
@@ -29,10 +31,18 @@ __all__ = [
 ]
 
 
-def create_bus(kind: str, *, bootstrap_servers: str = "", **kafka_options: object) -> Bus:
-    """Build the adapter named by `kind` ("kafka" or "memory")."""
+def create_bus(
+    kind: str, *, bootstrap_servers: str = "", path: str | Path = "", **kafka_options: object
+) -> Bus:
+    """Build the adapter named by `kind`: "kafka", "sqlite" (a file at `path`) or "memory"."""
     if kind == "memory":
         return InMemoryBus()
+    if kind == "sqlite":
+        if not path:
+            raise ValueError("the sqlite bus needs the path of its file")
+        from shared.bus.sqlite import SqliteBus
+
+        return SqliteBus(path)
     if kind == "kafka":
         from shared.bus.kafka import KafkaBus
 
