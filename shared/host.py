@@ -21,10 +21,11 @@ from shared.bus.port import Bus, BusUnavailable
 from shared.bus.runtime import ConsumerRuntime, RetryPolicy
 from shared.db.consuming import idempotent_processor
 from shared.db.engine import Database
+from shared.db.errors import classify_database_error
 from shared.db.migrations import upgrade
 from shared.db.outbox import OutboxRelay
 from shared.db.tables import outbox_table, processed_table
-from shared.events.topics import TOPICS
+from shared.events.topics import TOPICS, dlq_topic
 from shared.observability.metrics import PrometheusMiddleware, metrics_router
 from shared.observability.tracing import TraceContextMiddleware
 from shared.service import ServiceSpec
@@ -99,7 +100,7 @@ class Host:
     async def start(self) -> None:
         """Connect, migrate, then start relays and consumers."""
         await self._connect_bus()
-        await self.bus.ensure_topics(sorted(TOPICS))
+        await self.bus.ensure_topics(sorted(TOPICS) + self._dead_letter_topics())
         await migrate_tenancy(self.tenancy_db)
         for hosted in self.services:
             await upgrade(hosted.db, hosted.spec.migrations)
@@ -156,8 +157,17 @@ class Host:
                 outbox=outbox_table(spec.metadata),
                 on_commit=relay.wake,
                 context=hosted.context,
+                unit_of_work=spec.unit_of_work,
             )
-            runtime = ConsumerRuntime(self.bus, spec.topics, group, process, retry=self.retry)
+            runtime = ConsumerRuntime(
+                self.bus,
+                spec.topics,
+                group,
+                process,
+                retry=self.retry,
+                classifiers=(classify_database_error,),
+                health_checks=(db.ping, self.bus.ping),
+            )
             hosted.consumers.append(runtime)
             self._spawn(runtime.run, f"{spec.name}-consumer")
         if spec.background is not None:
@@ -168,7 +178,26 @@ class Host:
         self._tasks.append(asyncio.create_task(_supervise(run, name), name=name))
 
     def _checks(self, hosted: HostedService) -> dict[str, Callable[[], Awaitable[None]]]:
-        return {"bus": self.bus.ping, "database": hosted.db.ping}
+        checks: dict[str, Callable[[], Awaitable[None]]] = {
+            "bus": self.bus.ping,
+            "database": hosted.db.ping,
+        }
+        # The consumers exist once the host starts; look them up when the probe runs.
+        checks["consumer"] = lambda: _consumers_ready(hosted)
+        return checks
+
+    def _dead_letter_topics(self) -> list[str]:
+        """Every `<topic>.<group>.dlq` the hosted consumers may write, created up front."""
+        return sorted(
+            dlq_topic(topic, f"{self.group_prefix}-{hosted.spec.name}")
+            for hosted in self.services
+            for topic in hosted.spec.topics
+        )
+
+
+async def _consumers_ready(hosted: HostedService) -> None:
+    for runtime in hosted.consumers:
+        await runtime.check()
 
 
 async def _supervise(run: Callable[[], Awaitable[None]], name: str) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from sqlalchemy import MetaData
 
 from shared.bus.port import Bus
-from shared.db.consuming import Handler
+from shared.db.consuming import Handler, UnitOfWork, UnitOfWorkFactory
 from shared.db.engine import Database
 from shared.events.topics import topic_for_type
 
@@ -30,6 +30,8 @@ class ServiceSpec:
     handlers in `uow.context`."""
     background: Callable[[object], Sequence[Callable[[], Awaitable[None]]]] | None = None
     """Long-running loops of the service (pollers, gateways), given its context."""
+    unit_of_work: UnitOfWorkFactory = UnitOfWork
+    """Builds the unit of work (with the service's repositories) for handlers and routes."""
 
     @property
     def group(self) -> str:

@@ -28,6 +28,17 @@ CONSUMER_MESSAGES_TOTAL = Counter(
     "handled, duplicate, retried, dead_lettered or invalid.",
     ["group", "topic", "outcome"],
 )
+CONSUMER_RETRIES_TOTAL = Counter(
+    "hearth_consumer_retries_total",
+    "Times a consumer retried records, by reason: infrastructure (a dependency was down, "
+    "nothing committed meanwhile) or event (an unexplained failure of one event).",
+    ["group", "reason"],
+)
+CONSUMER_WAITING = Gauge(
+    "hearth_consumer_waiting_for_dependency",
+    "1 while a consumer group member waits out a dependency outage with its partitions paused.",
+    ["group"],
+)
 CONSUMER_LAG = Gauge(
     "hearth_consumer_lag_messages",
     "Records between a consumer group's committed offset and the partition's end.",
