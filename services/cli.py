@@ -15,7 +15,7 @@ from rich.console import Console
 from services.embedded import DEV_TENANT, distributed_host, embedded_host, sqlite_url
 from services.registry import SERVICES
 from shared.db.engine import Database
-from shared.db.migrations import upgrade
+from shared.db.migrations import autogenerate, upgrade
 from shared.events.schema import render_docs, write_docs
 from shared.observability.logging import configure_logging
 from shared.settings import ServiceSettings
@@ -136,6 +136,27 @@ def migrate(
             console.print(f"migrated [bold]{name}[/]")
 
     asyncio.run(run())
+
+
+@app.command()
+def makemigration(
+    service: Annotated[str, typer.Argument(help="ingest | moderation | gamification | insights")],
+    message: Annotated[str, typer.Option("-m", "--message", help="What the revision changes")],
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="PostgreSQL to compare on (a throwaway schema); default: SQLite"),
+    ] = None,
+) -> None:
+    """Write a migration revision from the difference between tables.py and the migrations."""
+    if service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}[/]; choose from {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    migrations = SERVICES[service].migrations
+    written = asyncio.run(autogenerate(migrations, message, database_url=database_url))
+    if written is None:
+        console.print(f"[yellow]no changes:[/] {service}'s migrations match its tables.py")
+        raise typer.Exit(1)
+    console.print(f"wrote {written} — read it before you commit it")
 
 
 @app.command()

@@ -31,7 +31,10 @@ def _diff(connection: Connection, metadata: MetaData, schema: str | None) -> lis
     return [d for d in compare_metadata(context, metadata) if "alembic_version" not in str(d)]
 
 
-async def _check(db: Database, metadata: MetaData, migrations: Path) -> None:
+async def assert_migrations_match_tables(
+    db: Database, metadata: MetaData, migrations: Path
+) -> None:
+    """Empty → head applies twice, and leaves exactly the tables the code declares."""
     assert await current_revision(db) is None
     await upgrade(db, migrations)
     await upgrade(db, migrations)  # a second run is a no-op
@@ -46,7 +49,7 @@ async def test_migrations_apply_to_empty_sqlite(target: str, tmp_path: Path) -> 
     metadata, migrations = TARGETS[target]
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}", schema=target)
     try:
-        await _check(db, metadata, migrations)
+        await assert_migrations_match_tables(db, metadata, migrations)
     finally:
         await db.dispose()
 
@@ -57,7 +60,7 @@ async def test_migrations_apply_to_empty_postgresql(target: str, postgres_url: s
     metadata, migrations = TARGETS[target]
     db = Database(postgres_url, schema=f"m_{str(ULID()).lower()}", pool_size=2)
     try:
-        await _check(db, metadata, migrations)
+        await assert_migrations_match_tables(db, metadata, migrations)
     finally:
         await drop_schema(db)
         await db.dispose()
