@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     func,
+    text,
 )
 
 from shared.db.tables import Id, service_metadata
@@ -80,6 +81,22 @@ identities = Table(
 )
 Index("ix_identities_username", identities.c.tenant_id, func.lower(identities.c.username))
 
+# Where an identity was seen acting: a key bound to some communities sees a member only
+# when one of the member's identities was seen in one of them.
+identity_communities = Table(
+    "identity_communities",
+    metadata,
+    Column("identity_id", Id, primary_key=True, autoincrement=False),
+    Column("community_id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index(
+    "ix_identity_communities_community",
+    identity_communities.c.tenant_id,
+    identity_communities.c.community_id,
+)
+
 merges = Table(
     "merges",
     metadata,
@@ -140,4 +157,41 @@ action_results = Table(
     Column("detail", String(1000), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+action_attempts = Table(
+    "action_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("action_id", String(32), nullable=False),
+    Column("binding_id", String(32), nullable=False),
+    # Empty for a moderation action; a role grant is one per (member account, role).
+    Column("platform_user_id", String(256), nullable=False, server_default=""),
+    Column("role_id", String(256), nullable=False, server_default=""),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(32), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("request", JSON, nullable=False),
+    Column("source", JSON, nullable=False),
+    Column("consumer_group", String(255), nullable=False),
+    Column("status", String(16), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claim_id", String(32), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("outcome", String(32), nullable=True),
+    Column("detail", String(1000), nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint(
+        "action_id", "binding_id", "platform_user_id", "role_id", name="uq_action_attempts_key"
+    ),
+)
+Index(
+    "ix_action_attempts_open",
+    action_attempts.c.binding_id,
+    action_attempts.c.id,
+    postgresql_where=text("status IN ('pending', 'in_flight')"),
+    sqlite_where=text("status IN ('pending', 'in_flight')"),
 )

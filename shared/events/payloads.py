@@ -19,10 +19,10 @@ class _Payload(BaseModel):
     tenant_id: str = Field(min_length=1)
     occurred_at: datetime = Field(default_factory=utcnow)
 
-    def to_envelope(
-        self, *, source: str, partitionkey: str, traceparent: str | None = None
-    ) -> Envelope:
-        """Wrap in a CloudEvent whose id is the payload's event id."""
+    def to_envelope(self, *, source: str, traceparent: str | None = None) -> Envelope:
+        """Wrap in a CloudEvent whose id is the payload's event id, keyed as its topic says."""
+        from shared.events.topics import partition_key  # the registry imports this module
+
         event_type = getattr(self, "type", None)
         return Envelope(
             id=self.event_id,
@@ -31,7 +31,7 @@ class _Payload(BaseModel):
             time=self.occurred_at,
             tenantid=self.tenant_id,
             communityid=getattr(self, "community_id", None),
-            partitionkey=partitionkey,
+            partitionkey=partition_key(self),
             traceparent=traceparent,
             data=self.model_dump(mode="json"),
         )
@@ -174,11 +174,10 @@ class AwardEventType(StrEnum):
     POINTS_REVOKED = "gamification.points.revoked"
     BADGE_AWARDED = "gamification.badge.awarded"
     LEVEL_CHANGED = "gamification.level.changed"
-    CORE_MEMBER_CHANGED = "gamification.core_member.changed"
 
 
 class AwardEvent(_Payload):
-    """Points, a badge, a level or core-member status changed for a member."""
+    """Points, a badge or a level changed for a member."""
 
     type: AwardEventType
     community_id: str
@@ -186,8 +185,29 @@ class AwardEvent(_Payload):
     points: int = 0
     badge: str | None = None
     level: int | None = None
-    core_member: bool | None = None
     source_event_id: str | None = Field(default=None, description="the activity that earned it")
+    rule_id: str | None = None
+
+
+# gamification.core_members.v1 ----------------------------------------------
+
+
+class CoreMemberEventType(StrEnum):
+    """A member joined or left a community's inner circle."""
+
+    CORE_MEMBER_CHANGED = "gamification.core_member.changed"
+
+
+class CoreMemberChange(_Payload):
+    """A member became a core member of a community (core_member true) or stopped being one.
+
+    Ingest grants or takes back the role each binding names in `core_member_role_id`.
+    """
+
+    type: CoreMemberEventType = CoreMemberEventType.CORE_MEMBER_CHANGED
+    community_id: str
+    member_id: str
+    core_member: bool
     rule_id: str | None = None
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -14,6 +16,8 @@ from shared.events.payloads import (
     ActionResultEventType,
     AwardEvent,
     AwardEventType,
+    CoreMemberChange,
+    CoreMemberEventType,
     DecisionEventType,
     IdentityEvent,
     IdentityEventType,
@@ -34,6 +38,17 @@ class Topic:
     payload: type[BaseModel]
     event_types: type[StrEnum]
     description: str
+    key_of: Callable[[Any], str] | None = None
+    """How a payload's Kafka key is made; by default the payload fields named in `key`,
+    joined by ':' (a field left at None counts as empty)."""
+
+    def partition_key(self, payload: BaseModel) -> str:
+        """The Kafka key of one payload of this topic, as `key` documents it."""
+        if self.key_of is not None:
+            return self.key_of(payload)
+        fields = self.key.split(" ", 1)[0].split(":")
+        values = (getattr(payload, name) for name in fields)
+        return ":".join("" if value is None else str(value) for value in values)
 
     def dlq(self, group: str) -> str:
         """Name of the dead-letter topic of one consumer group."""
@@ -45,6 +60,12 @@ def dlq_topic(topic: str, group: str) -> str:
     return f"{topic}.{group}.dlq"
 
 
+def _community_member(event: CommunityEvent) -> str:
+    """`community:member`, the platform account standing in until ingest knows the member."""
+    who = event.actor.member_id or f"{event.platform}:{event.actor.platform_user_id}"
+    return f"{event.community_id}:{who}"
+
+
 COMMUNITY_EVENTS = Topic(
     name="community.events.v1",
     producer="ingest",
@@ -52,6 +73,7 @@ COMMUNITY_EVENTS = Topic(
     payload=CommunityEvent,
     event_types=CommunityEventType,
     description="Normalized community activity from every platform.",
+    key_of=_community_member,
 )
 MEMBERS_IDENTITY = Topic(
     name="members.identity.v1",
@@ -91,7 +113,17 @@ GAMIFICATION_AWARDS = Topic(
     key="community_id:member_id",
     payload=AwardEvent,
     event_types=AwardEventType,
-    description="Points, badges, levels and core-member changes.",
+    description="Points, badges and levels.",
+)
+CORE_MEMBERS = Topic(
+    name="gamification.core_members.v1",
+    producer="gamification",
+    key="community_id:member_id",
+    payload=CoreMemberChange,
+    event_types=CoreMemberEventType,
+    description="Members who joined or left a community's core members; ingest grants "
+    "or takes back their platform roles. Its own topic, so a consumer of role changes "
+    "does not read every point awarded.",
 )
 INSIGHTS = Topic(
     name="insights.v1",
@@ -111,6 +143,7 @@ TOPICS: dict[str, Topic] = {
         MODERATION_ACTIONS,
         ACTION_RESULTS,
         GAMIFICATION_AWARDS,
+        CORE_MEMBERS,
         INSIGHTS,
     )
 }
@@ -123,3 +156,9 @@ _BY_TYPE = {
 def topic_for_type(event_type: str) -> Topic:
     """Return the topic that carries `event_type`; KeyError when none does."""
     return _BY_TYPE[event_type]
+
+
+def partition_key(payload: BaseModel) -> str:
+    """The Kafka key of a payload, from the registry entry of the topic that carries it."""
+    event_type = payload.type  # type: ignore[attr-defined]  # every payload has one
+    return topic_for_type(str(getattr(event_type, "value", event_type))).partition_key(payload)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from shared.bus.port import publish
-from shared.events.payloads import ActionKind, AwardEvent, AwardEventType, ModerationAction
+from shared.events.payloads import ActionKind, CoreMemberChange, ModerationAction
 from tests.ingest.conftest import Ingest
 from tests.ingest.fakes.discord import DiscordFake
 from tests.ingest.fakes.server import serve
@@ -63,7 +63,7 @@ def action(ingest: Ingest, community: str, kind: ActionKind) -> ModerationAction
 
 
 async def send(ingest: Ingest, command: ModerationAction) -> None:
-    envelope = command.to_envelope(source="/hearth/moderation", partitionkey=command.community_id)
+    envelope = command.to_envelope(source="/hearth/moderation")
     await publish(ingest.bus, "moderation.actions.v1", envelope)
 
 
@@ -154,19 +154,15 @@ async def test_core_member_gets_the_configured_discord_role(
     )
     member_id = listed.json()["items"][0]["actor"]["member_id"]
     assert member["status"] == "accepted"
-    award = AwardEvent(
-        type=AwardEventType.CORE_MEMBER_CHANGED,
-        tenant_id=ingest.tenant_id,
-        community_id=community,
-        member_id=member_id,
-        core_member=True,
+    change = CoreMemberChange(
+        tenant_id=ingest.tenant_id, community_id=community, member_id=member_id, core_member=True
     )
     await publish(
         ingest.bus,
-        "gamification.awards.v1",
-        award.to_envelope(source="/hearth/gamification", partitionkey=member_id),
+        "gamification.core_members.v1",
+        change.to_envelope(source="/hearth/gamification"),
     )
-    result = await result_of(ingest, award.event_id)
+    result = await result_of(ingest, change.event_id)
     assert result["action"] == "grant_role" and result["outcome"] == "done"
     [call] = discord_api.calls
     assert call.method == "PUT"
