@@ -104,7 +104,7 @@ async def _with_members(
                 (
                     MEMBERS_IDENTITY.name,
                     member_created(tenant_id, member_id, actors[key]).to_envelope(
-                        source="/hearth/ingest", partitionkey=f"{tenant_id}:{member_id}"
+                        source="/hearth/ingest"
                     ),
                 )
                 for key, member_id in members.items()

@@ -24,9 +24,7 @@ class UnknownMember(LookupError):
 
 
 async def _publish(session: AsyncSession, event: IdentityEvent) -> None:
-    envelope = event.to_envelope(
-        source="/hearth/ingest", partitionkey=f"{event.tenant_id}:{event.member_id}"
-    )
+    envelope = event.to_envelope(source="/hearth/ingest")
     await Outbox(session, OUTBOX).add(MEMBERS_IDENTITY.name, envelope)
 
 

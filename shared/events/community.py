@@ -111,8 +111,9 @@ class CommunityEvent(BaseModel):
     @property
     def partition_key(self) -> str:
         """Kafka key that keeps one member's activity in order: `community:member`."""
-        who = self.actor.member_id or f"{self.platform}:{self.actor.platform_user_id}"
-        return f"{self.community_id}:{who}"
+        from shared.events.topics import COMMUNITY_EVENTS  # the registry imports this module
+
+        return COMMUNITY_EVENTS.partition_key(self)
 
     def to_envelope(
         self, traceparent: str | None = None, *, data: dict[str, Any] | None = None
