@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 import uvicorn
 from rich.console import Console
+from rich.table import Table
 
 from services.embedded import DEV_TENANT, distributed_host, embedded_host, sqlite_url
 from services.registry import SERVICES
+from shared.bus.port import Bus, BusUnavailable
 from shared.db.engine import Database
 from shared.db.migrations import autogenerate, upgrade
 from shared.events.schema import render_docs, write_docs
@@ -33,6 +37,8 @@ app = typer.Typer(
 )
 admin = typer.Typer(help="Tenants and API keys.", no_args_is_help=True)
 app.add_typer(admin, name="admin")
+dlq = typer.Typer(help="Dead letters: list them, re-drive them after a fix.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
 console = Console(stderr=True)
 
 VERSION = "0.1.0"
@@ -47,7 +53,7 @@ def dev(
     data_dir: DataDir = Path(".hearth"),
     log_level: str = "INFO",
 ) -> None:
-    """Run all four services in one process: in-memory bus, SQLite under ./.hearth/."""
+    """Run all four services in one process: durable bus and databases in SQLite, ./.hearth/."""
     configure_logging(log_level)
     asyncio.run(_bootstrap_dev(data_dir))
     hosted = embedded_host(data_dir)
@@ -300,6 +306,146 @@ def create_key_command(
         raise typer.Exit(1) from None
     console.print("API key (shown once):")
     sys.stdout.write(key + "\n")
+
+
+# dead letters -------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from shared.bus.dlq import DeadLetter
+
+_T = TypeVar("_T")
+
+BootstrapServers = Annotated[
+    str | None,
+    typer.Option(
+        envvar=["HEARTH_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"],
+        help="Kafka (distributed mode); ignored when --data-dir is given.",
+    ),
+]
+BusDataDir = Annotated[
+    Path | None,
+    typer.Option(help="The embedded data dir whose bus.db to read (default: ./.hearth)."),
+]
+
+
+def _dlq_bus(bootstrap_servers: str | None, data_dir: Path | None) -> Bus:
+    """Kafka when servers are named and no data dir is, else the embedded bus file."""
+    if bootstrap_servers and data_dir is None:
+        from shared.bus.kafka import KafkaBus
+        from shared.bus.settings import KafkaSettings
+
+        kafka = KafkaSettings()
+        return KafkaBus(
+            bootstrap_servers,
+            client_id="hearth-dlq",
+            partitions=kafka.partitions,
+            replication_factor=kafka.replication_factor,
+        )
+    from shared.bus.sqlite import SqliteBus
+
+    path = (data_dir or Path(".hearth")) / "bus.db"
+    if not path.exists():
+        console.print(f"[red]no embedded bus at {path}[/]; pass --data-dir or --bootstrap-servers")
+        raise typer.Exit(1)
+    return SqliteBus(path)
+
+
+async def _on_bus(bus: Bus, work: Callable[[Bus], Awaitable[_T]]) -> _T:
+    try:
+        await bus.start()
+        return await work(bus)
+    finally:
+        await bus.stop()
+
+
+@dlq.command("list")
+def dlq_list(
+    group: Annotated[str | None, typer.Option(help="Only this consumer group")] = None,
+    topic: Annotated[
+        str | None, typer.Option(help="Only dead letters read from this topic")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line")] = False,
+    bootstrap_servers: BootstrapServers = None,
+    data_dir: BusDataDir = None,
+) -> None:
+    """Show parked events with their error headers; reads without committing anything."""
+    from shared.bus.dlq import list_dead_letters
+
+    bus = _dlq_bus(bootstrap_servers, data_dir)
+    try:
+        letters = asyncio.run(
+            _on_bus(bus, lambda b: list_dead_letters(b, group=group, topic=topic))
+        )
+    except BusUnavailable as exc:
+        console.print(f"[red]bus unavailable:[/] {exc}")
+        raise typer.Exit(1) from None
+    if as_json:
+        for letter in letters:
+            sys.stdout.write(json.dumps(_letter_json(letter)) + "\n")
+        return
+    table = Table("id", "type", "read from", "group", "error", "attempts", "replayed")
+    for letter in letters:
+        where = f"{letter.original_topic}[{_or_dash(letter.original_partition)}]"
+        where += f"@{_or_dash(letter.original_offset)}"
+        table.add_row(
+            letter.id,
+            letter.event_type or "-",
+            where,
+            letter.group or "-",
+            f"{letter.error_type}: {letter.error_message}",
+            _or_dash(letter.attempts),
+            "yes" if letter.replayed else "no",
+        )
+    Console(width=200).print(table)
+    console.print(f"{len(letters)} dead letter(s)")
+
+
+@dlq.command("replay")
+def dlq_replay(
+    group: Annotated[str, typer.Option(help="The consumer group whose dead letters to re-drive")],
+    event_id: Annotated[
+        list[str] | None,
+        typer.Option("--id", help="Only this event id (repeatable); may re-drive one again"),
+    ] = None,
+    bootstrap_servers: BootstrapServers = None,
+    data_dir: BusDataDir = None,
+) -> None:
+    """Re-publish dead letters to their original topic; without --id, those not re-driven yet."""
+    from shared.bus.dlq import UnknownDeadLetter, replay
+
+    bus = _dlq_bus(bootstrap_servers, data_dir)
+    try:
+        done = asyncio.run(_on_bus(bus, lambda b: replay(b, group=group, ids=event_id or ())))
+    except UnknownDeadLetter as exc:
+        console.print(f"[red]no dead letter of group {group!r} with id[/] {exc}")
+        raise typer.Exit(1) from None
+    except BusUnavailable as exc:
+        console.print(f"[red]bus unavailable:[/] {exc}")
+        raise typer.Exit(1) from None
+    for letter in done:
+        console.print(f"re-drove {letter.id} to {letter.original_topic}")
+    console.print(f"re-drove {len(done)} dead letter(s) of group [bold]{group}[/]")
+
+
+def _letter_json(letter: DeadLetter) -> dict[str, object]:
+    return {
+        "id": letter.id,
+        "event_id": letter.event_id,
+        "event_type": letter.event_type,
+        "dlq_topic": letter.record.topic,
+        "original_topic": letter.original_topic,
+        "original_partition": letter.original_partition,
+        "original_offset": letter.original_offset,
+        "group": letter.group,
+        "error_type": letter.error_type,
+        "error_message": letter.error_message,
+        "attempts": letter.attempts,
+        "replayed": letter.replayed,
+    }
+
+
+def _or_dash(value: object) -> str:
+    return "-" if value is None else str(value)
 
 
 if __name__ == "__main__":
