@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pytest
 from sqlalchemy import Column, Integer, String, Table, func, select
 
-from shared.bus.port import Outgoing, publish
+from shared.bus.port import Outgoing, Record, publish
 from shared.bus.runtime import (
     DLQ_ATTEMPTS,
     DLQ_ERROR_MESSAGE,
@@ -92,10 +92,12 @@ async def wait_for(predicate, timeout: float = 120, interval: float = 0.1) -> No
         await asyncio.sleep(interval)
 
 
-async def read_all(backend: Backend, topic: str, expected: int, timeout: float = 60) -> list:
+async def read_all(
+    backend: Backend, topic: str, expected: int, timeout: float = 60
+) -> list[Record]:
     consumer = backend.bus.consumer([topic], backend.unique("reader"))
     await consumer.start()
-    records = []
+    records: list[Record] = []
     try:
         deadline = asyncio.get_running_loop().time() + timeout
         while len(records) < expected and asyncio.get_running_loop().time() < deadline:
