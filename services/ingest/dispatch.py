@@ -75,9 +75,10 @@ def dispatch_loops(context: object) -> list[Callable[[], Awaitable[None]]]:
 class Dispatcher:
     """Claims due attempts and carries each out on its platform, until cancelled."""
 
-    def __init__(self, ctx: IngestContext) -> None:
+    def __init__(self, ctx: IngestContext, *, workers: int | None = None) -> None:
         self.ctx = ctx
         self.settings = ctx.settings
+        self.workers = ctx.settings.dispatch_workers if workers is None else workers
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
 
@@ -89,7 +90,7 @@ class Dispatcher:
         """Claim and carry out attempts; cancelling it abandons calls in flight to their lease."""
         try:
             while True:
-                free = self.settings.dispatch_workers - len(self._running)
+                free = self.workers - len(self._running)
                 for row in await self._claim(free) if free > 0 else ():
                     task = asyncio.create_task(self._carry_out(row), name=f"action-{row['id']}")
                     self._running.add(task)

@@ -1,0 +1,224 @@
+"""Actions reach the platform after the consumer's commit, once each, one binding at a time.
+
+Each test drives ingest end to end (moderation.actions.v1 in, a fake Discord REST API,
+ingest.action_results.v1 out) on the embedded backend and on real Kafka + PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+from starlette.requests import Request
+from starlette.responses import Response
+
+from services.ingest import repository
+from services.ingest.context import IngestContext
+from services.ingest.dispatch import Dispatcher
+from shared.bus.port import envelope_message
+from shared.events.envelope import Envelope, new_event_id
+from shared.events.payloads import ActionKind, ModerationAction
+from tests.ingest.conftest import Ingest
+from tests.ingest.fakes.discord import DiscordFake
+from tests.ingest.fakes.server import Call, Reply, serve
+from tests.ingest.test_actions import TOKEN, result_of, send
+
+ACTIONS = "moderation.actions.v1"
+GUILD_A = "290926798626357001"
+GUILD_B = "290926798626357002"
+USER = "1100000000000000003"
+
+
+class Discord(DiscordFake):
+    """Discord, where one guild is rate-limited for two minutes and replies can be held."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limited_guild: str | None = None
+        self.held = 0  # how many of the next replies wait for `released`
+        self.released = asyncio.Event()
+
+    def succeed(self, call: Call) -> Reply:
+        if self.limited_guild and f"/guilds/{self.limited_guild}/" in call.path:
+            return self.failure(429, retry_after=120)
+        return super().succeed(call)
+
+    async def _handle(self, request: Request) -> Response:
+        response = await super()._handle(request)  # the call is made: Discord acted on it
+        if self.held:
+            self.held -= 1
+            await self.released.wait()
+        return response
+
+    def calls_to(self, fragment: str) -> list[Call]:
+        return [call for call in self.calls if fragment in call.path]
+
+
+@pytest.fixture
+async def discord_api() -> AsyncIterator[Discord]:
+    fake = Discord()
+    async with serve(fake):
+        yield fake
+        fake.released.set()
+
+
+@pytest.fixture
+def dispatch_env() -> dict[str, str]:
+    return {}
+
+
+@pytest.fixture
+def ingest_env(discord_api: Discord, dispatch_env: dict[str, str]) -> dict[str, str]:
+    return {
+        "HEARTH_INGEST_DISCORD_API_URL": discord_api.api_url,
+        "HEARTH_INGEST_ACTION_ATTEMPTS": "3",
+        "HEARTH_INGEST_ACTION_BACKOFF_SECONDS": "0.01",
+        **dispatch_env,
+    }
+
+
+async def community_on(ingest: Ingest, guild: str) -> str:
+    community = await ingest.community()
+    await ingest.bind(community, "discord", guild, {"public_key": "ab" * 32, "bot_token": TOKEN})
+    return community
+
+
+def ban(ingest: Ingest, community: str) -> ModerationAction:
+    return ModerationAction(
+        tenant_id=ingest.tenant_id,
+        community_id=community,
+        platform="discord",
+        action=ActionKind.BAN,
+        platform_user_id=USER,
+        reason="spam",
+    )
+
+
+def delete(ingest: Ingest, community: str, message_id: str) -> ModerationAction:
+    return ModerationAction(
+        tenant_id=ingest.tenant_id,
+        community_id=community,
+        platform="discord",
+        action=ActionKind.DELETE,
+        channel_id="1100000000000000001",
+        message_id=message_id,
+        platform_user_id=USER,
+        reason="spam link",
+    )
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "gave up waiting"
+        await asyncio.sleep(0.02)
+
+
+async def attempts_of(ingest: Ingest, action_id: str) -> list[dict]:
+    [hosted] = ingest.host.services
+    async with hosted.db.transaction() as session:
+        rows = await repository.attempts_of(session, ingest.tenant_id, action_id)
+    return [dict(row) for row in rows]
+
+
+def context_of(ingest: Ingest) -> IngestContext:
+    [hosted] = ingest.host.services
+    assert isinstance(hosted.context, IngestContext)
+    return hosted.context
+
+
+async def test_a_batch_that_fails_at_its_last_event_sends_each_action_once(
+    ingest: Ingest, discord_api: Discord
+) -> None:
+    community = await community_on(ingest, GUILD_A)
+    first = delete(ingest, community, "1100000000000000021")
+    second = delete(ingest, community, "1100000000000000022")
+    broken = Envelope(
+        source="/hearth/moderation",
+        type="moderation.action.requested",
+        tenantid=ingest.tenant_id,
+        partitionkey=f"{community}:{USER}",
+        data={"tenant_id": ingest.tenant_id, "community_id": community},  # no action
+    )
+    envelopes = [c.to_envelope(source="/hearth/moderation") for c in (first, second)]
+    await ingest.bus.publish_many(
+        [envelope_message(ACTIONS, envelope) for envelope in (*envelopes, broken)]
+    )
+
+    await ingest.published(f"{ACTIONS}.{ingest.group}.dlq", match=lambda e: e.id == broken.id)
+    for command in (first, second):
+        assert (await result_of(ingest, command.action_id))["outcome"] == "done"
+    assert len(discord_api.calls_to(first.message_id or "")) == 1
+    assert len(discord_api.calls_to(second.message_id or "")) == 1
+    assert len(discord_api.calls) == 2
+
+
+async def test_a_rate_limited_community_does_not_hold_up_another(
+    ingest: Ingest, discord_api: Discord
+) -> None:
+    limited = await community_on(ingest, GUILD_A)
+    other = await community_on(ingest, GUILD_B)
+    discord_api.limited_guild = GUILD_A
+    waiting = ban(ingest, limited)
+    await send(ingest, waiting)
+    await until(lambda: len(discord_api.calls_to(GUILD_A)) == 1)
+
+    passing = ban(ingest, other)
+    await send(ingest, passing)
+
+    result = await result_of(ingest, passing.action_id)
+    assert result["outcome"] == "done" and result["attempts"] == 1
+    assert len(discord_api.calls_to(GUILD_A)) == 1  # not asked again before Retry-After
+    [attempt] = await attempts_of(ingest, waiting.action_id)
+    assert (attempt["status"], attempt["attempts"]) == ("pending", 1)
+    assert "rate limit" in attempt["detail"]
+
+
+@pytest.mark.parametrize(
+    "dispatch_env",
+    [
+        {
+            "HEARTH_INGEST_DISPATCH_WORKERS": "0",  # the test runs the dispatchers
+            "HEARTH_INGEST_ACTION_CALL_TIMEOUT_SECONDS": "3",
+            "HEARTH_INGEST_ACTION_LEASE_SECONDS": "4",
+        }
+    ],
+)
+async def test_a_dispatcher_killed_mid_call_is_retried_after_its_lease_and_done_is_final(
+    ingest: Ingest, discord_api: Discord
+) -> None:
+    community = await community_on(ingest, GUILD_A)
+    command = delete(ingest, community, "1100000000000000031")
+    discord_api.held = 1
+    await send(ingest, command)
+    crashing = asyncio.create_task(Dispatcher(context_of(ingest), workers=2).run())
+    await until(lambda: len(discord_api.calls) == 1)
+
+    crashing.cancel()  # Discord acted, the outcome was never recorded
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashing
+    [attempt] = await attempts_of(ingest, command.action_id)
+    assert (attempt["status"], attempt["attempts"]) == ("in_flight", 1)
+
+    restarted = asyncio.create_task(Dispatcher(context_of(ingest), workers=2).run())
+    try:
+        result = await result_of(ingest, command.action_id)
+        assert result["outcome"] == "done" and result["attempts"] == 2
+        # The same event again, and the same action under a new event id: both no-ops.
+        await send(ingest, command)
+        await send(ingest, command.model_copy(update={"event_id": new_event_id()}))
+        marker = delete(ingest, community, "1100000000000000032")
+        await send(ingest, marker)
+        await result_of(ingest, marker.action_id)
+    finally:
+        restarted.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await restarted
+
+    assert len(discord_api.calls_to(command.message_id or "")) == 2
+    assert (await result_of(ingest, command.action_id))["outcome"] == "done"  # one result
+    [attempt] = await attempts_of(ingest, command.action_id)
+    assert (attempt["status"], attempt["attempts"]) == ("done", 2)
