@@ -199,15 +199,15 @@ class CoreMemberEventType(StrEnum):
 
 
 class CoreMemberChange(_Payload):
-    """A member became a core member of a community (core_member true) or stopped being one.
-
-    Ingest grants or takes back the role each binding names in `core_member_role_id`.
-    """
+    """A member became one of a community's core members, or stopped being one."""
 
     type: CoreMemberEventType = CoreMemberEventType.CORE_MEMBER_CHANGED
     community_id: str
     member_id: str
-    core_member: bool
+    core_member: bool = Field(
+        description="true: grant the role each binding names in its core_member_role_id "
+        "option; false: take it back"
+    )
     rule_id: str | None = None
 
 
