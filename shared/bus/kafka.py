@@ -2,7 +2,9 @@
 
 aiokafka's defaults (acks=1, auto-commit, auto_offset_reset=latest) can lose or skip
 events; here the producer waits for every in-sync replica with idempotence on, and the
-consumer never commits on its own and starts a new group at the earliest offset.
+consumer never commits on its own and starts a new group at the earliest offset. A publish
+answers within `delivery_timeout_ms` (BusUnavailable when Kafka did not acknowledge), and
+the producer is rebuilt by itself after a broker restart (shared/bus/kafka_producer.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import TopicPartition as KafkaTopicPartition
 
+from shared.bus.kafka_producer import RecoveringProducer
 from shared.bus.port import (
     BusConsumer,
     BusUnavailable,
@@ -33,6 +36,9 @@ from shared.bus.port import (
 from shared.observability.metrics import BUS_PUBLISHED_TOTAL
 
 log = logging.getLogger(__name__)
+
+# Slack gives a webhook 3 s; a publish that waits longer has failed its caller anyway.
+DEFAULT_DELIVERY_TIMEOUT_MS = 2_500
 
 
 class KafkaBus:
@@ -48,6 +54,7 @@ class KafkaBus:
         linger_ms: int = 5,
         request_timeout_ms: int = 15_000,
         session_timeout_ms: int = 10_000,
+        delivery_timeout_ms: int = DEFAULT_DELIVERY_TIMEOUT_MS,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.client_id = client_id
@@ -56,49 +63,28 @@ class KafkaBus:
         self._linger_ms = linger_ms
         self._request_timeout_ms = request_timeout_ms
         self._session_timeout_ms = session_timeout_ms
-        self._producer: AIOKafkaProducer | None = None
+        self._producer = RecoveringProducer(
+            self._new_producer,
+            delivery_timeout=delivery_timeout_ms / 1000,
+            connect_timeout=request_timeout_ms / 1000,
+        )
+
+    @property
+    def delivery_timeout(self) -> float:
+        """Seconds a publish waits for Kafka's acknowledgement before BusUnavailable."""
+        return self._producer.delivery_timeout
 
     async def start(self) -> None:
         """Start the producer; BusUnavailable when no broker answers."""
-        if self._producer is not None:
-            return
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap_servers,
-            client_id=self.client_id,
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=self._linger_ms,
-            request_timeout_ms=self._request_timeout_ms,
-        )
-        try:
-            await producer.start()
-        except KafkaError as exc:
-            await producer.stop()
-            raise BusUnavailable(f"Kafka at {self.bootstrap_servers} unreachable: {exc}") from exc
-        self._producer = producer
+        await self._producer.start()
 
     async def stop(self) -> None:
-        """Flush pending sends and close."""
-        producer, self._producer = self._producer, None
-        if producer is not None:
-            await producer.stop()
+        """Flush pending sends (bounded) and close."""
+        await self._producer.stop()
 
     async def publish_many(self, messages: Sequence[Outgoing]) -> None:
-        """Send all, then wait for every acknowledgement (acks=all)."""
-        producer = await self._ready_producer()
-        try:
-            futures = [
-                await producer.send(
-                    message.topic,
-                    value=message.value,
-                    key=message.key,
-                    headers=list(message.headers),
-                )
-                for message in messages
-            ]
-            await asyncio.gather(*futures)
-        except KafkaError as exc:
-            raise BusUnavailable(f"Kafka did not acknowledge the write: {exc}") from exc
+        """Send all, then wait for every acknowledgement (acks=all), within the delivery bound."""
+        await self._producer.send_all(messages)
         for topic, count in Counter(message.topic for message in messages).items():
             BUS_PUBLISHED_TOTAL.labels(topic=topic).inc(count)
 
@@ -129,8 +115,13 @@ class KafkaBus:
             await admin.close()
 
     async def ping(self) -> None:
-        """A real metadata request; BusUnavailable when it fails or no broker is listed."""
-        producer = await self._ready_producer()
+        """BusUnavailable while publishing fails or the producer is being rebuilt; else a
+        real metadata request, which must list a broker."""
+        if self._producer.failure is not None:
+            raise BusUnavailable(f"publishing to Kafka fails: {self._producer.failure}")
+        producer = self._producer.current
+        if producer is None:
+            raise BusUnavailable("the Kafka producer is not connected")
         try:
             ok = await asyncio.wait_for(producer.client.force_metadata_update(), timeout=3)
         except (KafkaError, TimeoutError) as exc:
@@ -138,11 +129,15 @@ class KafkaBus:
         if not ok or not producer.client.cluster.brokers():
             raise BusUnavailable("Kafka metadata request returned no brokers")
 
-    async def _ready_producer(self) -> AIOKafkaProducer:
-        if self._producer is None:
-            await self.start()
-        assert self._producer is not None
-        return self._producer
+    def _new_producer(self) -> AIOKafkaProducer:
+        return AIOKafkaProducer(
+            bootstrap_servers=self.bootstrap_servers,
+            client_id=self.client_id,
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=self._linger_ms,
+            request_timeout_ms=self._request_timeout_ms,
+        )
 
     def _new_consumer(self, topics: tuple[str, ...], group: str) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -218,6 +213,31 @@ class _KafkaConsumer:
             raise CommitFailed(str(exc)) from exc
         except KafkaError as exc:
             raise CommitFailed(f"commit failed: {exc}") from exc
+
+    async def idle(self, seconds: float) -> None:
+        """Keep the group membership (poll timer, heartbeats) while delivering nothing.
+
+        The runtime calls this while it waits out an outage with a batch in hand: the
+        partitions are paused, and a partition assigned meanwhile is rewound to where
+        it was, so nothing is skipped.
+        """
+        consumer = self._require()
+        consumer.pause(*consumer.assignment())
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        try:
+            while (remaining := deadline - loop.time()) > 0:
+                batches = await consumer.getmany(
+                    timeout_ms=max(int(min(remaining, 1.0) * 1000), 1), max_records=1
+                )
+                for tp, messages in batches.items():
+                    if messages:
+                        consumer.seek(tp, messages[0].offset)
+                    consumer.pause(tp)
+        finally:
+            paused = consumer.paused()
+            if paused:
+                consumer.resume(*paused)
 
     def lag(self) -> dict[TopicPartition, int]:
         if self._consumer is None:

@@ -6,7 +6,9 @@ import json as jsonlib
 import logging
 import re
 import sys
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -114,6 +116,53 @@ class ContextFilter(logging.Filter):
         return True
 
 
+class RateLimitFilter(logging.Filter):
+    """Let each message template of some loggers through `burst` times per `period` seconds.
+
+    aiokafka logs every failed reconnect, thousands a second while a broker is away; the
+    first lines say what happened, the rest only bury other logs. The first line let
+    through after a quiet-down carries `suppressed`: how many similar lines were dropped.
+    """
+
+    def __init__(
+        self,
+        prefixes: tuple[str, ...] = ("aiokafka",),
+        *,
+        burst: int = 5,
+        period: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self._prefixes = prefixes
+        self._burst = burst
+        self._period = period
+        self._clock = clock
+        self._lock = threading.Lock()
+        # (logger, template) -> [window start, lines let through, lines dropped]
+        self._windows: dict[tuple[str, str], list[float]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record unless its template already used up this window."""
+        if not any(record.name == p or record.name.startswith(p + ".") for p in self._prefixes):
+            return True
+        key = (record.name, str(record.msg))
+        now = self._clock()
+        with self._lock:
+            window = self._windows.get(key)
+            if window is None or now - window[0] >= self._period:
+                if len(self._windows) > 1000:
+                    self._windows.clear()
+                self._windows[key] = [now, 1, 0]
+                if window is not None and window[2]:
+                    record.suppressed = int(window[2])
+                return True
+            if window[1] < self._burst:
+                window[1] += 1
+                return True
+            window[2] += 1
+            return False
+
+
 class JsonFormatter(logging.Formatter):
     """Render a record as one JSON object per line."""
 
@@ -150,6 +199,7 @@ def configure_logging(
     """Send all logging to stderr (or stream), as JSON lines unless json is False."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.set_name(_HANDLER_NAME)
+    handler.addFilter(RateLimitFilter())
     handler.addFilter(ContextFilter(service))
     handler.addFilter(RedactSecretsFilter())
     handler.setFormatter(

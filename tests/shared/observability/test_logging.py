@@ -103,3 +103,16 @@ def test_level_filters_lower_records(stream: io.StringIO) -> None:
     logging.getLogger("hearth.test").info("dropped")
 
     assert lines(stream) == []
+
+
+def test_a_storm_of_aiokafka_lines_is_cut_to_a_few_with_a_count_of_the_rest(
+    stream: io.StringIO,
+) -> None:
+    kafka = logging.getLogger("aiokafka")
+    for _ in range(10_000):
+        kafka.error("Unable connect to node with id %s: %s", 1, "refused")
+    logging.getLogger("hearth.test").error("our own line")
+
+    written = lines(stream)
+    assert len([line for line in written if line["logger"] == "aiokafka"]) <= 5
+    assert written[-1]["message"] == "our own line", "other loggers are never limited"
