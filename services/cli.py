@@ -106,6 +106,7 @@ def serve_service(service: str, *, host: str | None = None, port: int | None = N
         partitions=settings.kafka.partitions,
         replication_factor=settings.kafka.replication_factor,
         linger_ms=settings.kafka.linger_ms,
+        delivery_timeout_ms=settings.kafka.delivery_timeout_ms,
     )
     uvicorn.run(
         hosted.create_app(),

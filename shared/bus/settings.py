@@ -21,6 +21,12 @@ class KafkaSettings(BaseSettings):
     partitions: int = Field(default=3, ge=1)
     replication_factor: int = Field(default=1, ge=1)
     linger_ms: int = Field(default=5, ge=0)
+    delivery_timeout_ms: int = Field(
+        default=2_500,
+        ge=100,
+        description="longest a publish waits for Kafka's acknowledgement before it fails "
+        "(a webhook then answers 503); fits Slack's 3 s webhook timeout",
+    )
 
 
 class BusSettings(BaseSettings):
