@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import tomllib
@@ -89,3 +90,76 @@ def test_lean_service_extras_pull_no_platform_sdk() -> None:
     everything = _closure("dev", project)
     assert set(SDK_DISTRIBUTIONS) <= everything, "make test must still install ingest's SDKs"
     assert set(SDK_DISTRIBUTIONS) <= _closure("ingest", project)
+
+
+# Domain code is pure (STYLE.md habit 2): it takes values, file objects included, and
+# returns decisions and events. No web, SQL, Kafka or HTTP client, no API schemas or
+# repositories, and it opens no file itself.
+DOMAIN_FORBIDDEN_IMPORTS = (
+    "fastapi",
+    "starlette",
+    "sqlalchemy",
+    "asyncpg",
+    "aiosqlite",
+    "aiokafka",
+    "httpx",
+    "aiohttp",
+    "shared.db",
+    "shared.bus",
+    "shared.api",
+)
+DOMAIN_FORBIDDEN_MODULES = ("schemas", "repository", "api", "tables")
+FILE_OPENING_CALLS = {"open", "read_text", "read_bytes", "write_text", "write_bytes"}
+
+
+def _domain_files() -> list[Path]:
+    return sorted((ROOT / "services").glob("*/domain/**/*.py"))
+
+
+def _io_module(module: str) -> bool:
+    parts = module.split(".")
+    if any(module == f or module.startswith(f + ".") for f in DOMAIN_FORBIDDEN_IMPORTS):
+        return True
+    return parts[0] == "services" and len(parts) > 2 and parts[2] in DOMAIN_FORBIDDEN_MODULES
+
+
+def _impurities(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        modules: list[str] = []
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules = [node.module]
+        found.extend(f"{path.name}:{node.lineno} imports {m}" for m in modules if _io_module(m))
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in FILE_OPENING_CALLS:
+                found.append(f"{path.name}:{node.lineno} calls {name}()")
+    return found
+
+
+def test_there_is_domain_code_to_check() -> None:
+    assert any("imports" in path.parts for path in _domain_files())
+
+
+@pytest.mark.parametrize(
+    "path", _domain_files(), ids=lambda p: str(p.relative_to(ROOT / "services"))
+)
+def test_domain_code_imports_no_io_and_opens_no_file(path: Path) -> None:
+    assert _impurities(path) == []
+
+
+def test_the_purity_check_catches_what_it_forbids(tmp_path: Path) -> None:
+    impure = tmp_path / "impure.py"
+    impure.write_text(
+        "import sqlalchemy\n"
+        "from services.ingest.schemas import EventIn\n"
+        "from fastapi import APIRouter\n"
+        "def load(path):\n"
+        "    with open(path) as f:\n"
+        "        return path.read_text()\n"
+    )
+    assert len(_impurities(impure)) == 5

@@ -23,6 +23,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import asdict, dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -154,7 +155,11 @@ def run_import(
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH}, got {batch_size}")
     _check_url(api_url)
-    fmt = detect_format(path)
+    with path.open("rb") as file:
+        try:
+            fmt = detect_format(file)
+        except ValueError as exc:
+            raise ValueError(f"{path}: {exc}") from None
     digest = _sha256(path)
     report = ImportReport(
         path=path, format=fmt, sha256=digest, community_id=community_id, batch_size=batch_size
@@ -192,7 +197,6 @@ def run_import(
 def _send_all(report: ImportReport, checkpoint: Path, sender: _Sender) -> None:
     path = report.path
     total = _count(report) if path.stat().st_size <= COUNT_UP_TO_BYTES else None
-    events = parse_export(path, report.format, community_id=report.community_id, stats=report.parse)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[progress.description]{task.description}"),
@@ -201,7 +205,14 @@ def _send_all(report: ImportReport, checkpoint: Path, sender: _Sender) -> None:
         TimeElapsedColumn(),
         console=sender.console,
     )
-    with progress:
+    with (
+        path.open("rb") as file,
+        progress,
+        # Closed before the file is, also when sending stops half way.
+        closing(
+            parse_export(file, report.format, community_id=report.community_id, stats=report.parse)
+        ) as events,
+    ):
         task = progress.add_task(f"Importing {path.name}", total=total)
         for number, batch in enumerate(batches(events, report.batch_size), start=1):
             report.batches = number
@@ -418,8 +429,8 @@ def _summarize(report: ImportReport, console: Console) -> None:
 
 
 def _count(report: ImportReport) -> int:
-    events = parse_export(report.path, report.format, community_id=report.community_id)
-    return sum(1 for _ in events)
+    with report.path.open("rb") as file:
+        return sum(1 for _ in parse_export(file, report.format, community_id=report.community_id))
 
 
 def _sha256(path: Path) -> str:

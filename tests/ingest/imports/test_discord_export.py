@@ -22,7 +22,15 @@ BOB = ActorIn(platform_user_id="869000000000009002", username="bob", display_nam
 
 
 def parse(source: Any = SAMPLE, stats: ParseStats | None = None) -> list[EventIn]:
-    return list(parse_discord(source, community_id=COMMUNITY, stats=stats))
+    if not isinstance(source, Path):  # a file object the test opened itself
+        return list(parse_discord(source, community_id=COMMUNITY, stats=stats))
+    with source.open("rb") as file:  # the parsers never open files: their caller does
+        return list(parse_discord(file, community_id=COMMUNITY, stats=stats))
+
+
+def detect(path: Path) -> str:
+    with path.open("rb") as file:
+        return detect_format(file)
 
 
 def rewritten(tmp_path: Path, **changes: Any) -> Path:
@@ -139,7 +147,7 @@ def test_a_direct_message_export_is_not_imported(tmp_path: Path):
 
 
 def test_detected_as_discord():
-    assert detect_format(SAMPLE) == "discord"
+    assert detect(SAMPLE) == "discord"
 
 
 def test_a_json_file_that_is_no_export_is_refused(tmp_path: Path):
@@ -147,4 +155,4 @@ def test_a_json_file_that_is_no_export_is_refused(tmp_path: Path):
     path.write_text('{"data": [1, 2, 3]}', encoding="utf-8")
 
     with pytest.raises(ValueError, match=r"not a Telegram .* Slack .* DiscordChatExporter"):
-        detect_format(path)
+        detect(path)

@@ -1,7 +1,7 @@
 """Chat-history exports (Telegram Desktop, Slack, DiscordChatExporter) -> backfilled EventIn.
 
-Pure parsers: they read the file or file object they are given, stream where the
-format allows, and yield `EventIn` with backfilled=True and a dedup_key that is the
+Pure parsers: they read the file object they are given (never open one), stream where
+the format allows, and yield `EventIn` with backfilled=True and a dedup_key that is the
 same every time the same export is read. The I/O edge is services/ingest/importer.py.
 """
 

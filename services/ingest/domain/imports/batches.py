@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from services.ingest.schemas import EventIn
+from services.ingest.domain.incoming import EventIn
 
 MAX_BATCH_BYTES = 6 * 1024 * 1024
 """A batch is cut earlier when its body would pass this: the endpoint takes at most 8 MiB."""

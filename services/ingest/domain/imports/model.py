@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,12 +11,12 @@ from typing import IO, Any, Literal, cast
 
 from pydantic import ValidationError
 
-from services.ingest.schemas import EventIn
+from services.ingest.domain.incoming import EventIn
 
 ImportFormat = Literal["telegram", "slack", "discord"]
 
-Source = str | os.PathLike[str] | IO[bytes] | IO[str]
-"""A path to an export, or a file object already open on it (binary or text)."""
+Source = IO[bytes] | IO[str]
+"""A file object open on an export, binary or text: the caller opens (and closes) it."""
 
 MAX_TEXT = 100_000
 MAX_TITLE = 1_000
@@ -68,11 +67,7 @@ def clip(text: str | None, limit: int, attributes: dict[str, Any], flag: str) ->
 
 @contextmanager
 def open_text(source: Source) -> Iterator[IO[str]]:
-    """The source as UTF-8 text; a path is opened (and closed) here, a file object is not."""
-    if isinstance(source, str | os.PathLike):
-        with open(source, encoding="utf-8-sig") as text:
-            yield text
-        return
+    """The source as UTF-8 text; the caller's file object stays open."""
     if isinstance(source.read(0), str):
         yield cast(IO[str], source)
         return
@@ -80,4 +75,5 @@ def open_text(source: Source) -> Iterator[IO[str]]:
     try:
         yield wrapper
     finally:
-        wrapper.detach()  # leave the caller's file open
+        if not source.closed:
+            wrapper.detach()  # leave the caller's file open

@@ -34,7 +34,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from services.ingest.domain.imports.model import MAX_TEXT, ParseStats, Source, clip, make_event
-from services.ingest.schemas import ActorIn, EventIn
+from services.ingest.domain.incoming import ActorIn, EventIn
 from shared.events.community import Attachment, CommunityEventType, Content, Platform
 
 _MESSAGE_SUBTYPES = frozenset({None, "thread_broadcast", "bot_message", "file_share", "me_message"})

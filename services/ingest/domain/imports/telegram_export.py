@@ -45,7 +45,7 @@ from services.ingest.domain.imports.model import (
     make_event,
     open_text,
 )
-from services.ingest.schemas import ActorIn, EventIn
+from services.ingest.domain.incoming import ActorIn, EventIn
 from shared.events.community import Attachment, CommunityEventType, Content, Platform
 
 _CHANNEL_TYPES = frozenset(
