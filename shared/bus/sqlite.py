@@ -210,7 +210,7 @@ class SqliteBus:
         assert self._write_thread is not None
         try:
             ends, topics = await self._in(self._write_thread, self._write_sync, batch)
-        except (sqlite3.Error, ValueError, TypeError) as exc:
+        except Exception as exc:  # the writer task must outlive any one bad batch
             if len(batch) > 1:
                 # One caller's bad message must not fail the others: commit each alone.
                 for write in batch:
