@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 
@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from shared.api.health import health_router
+from shared.api.limits import install_api_limits
 from shared.api.problems import install_problem_handlers
 from shared.bus.port import Bus, BusUnavailable
 from shared.bus.runtime import ConsumerRuntime, RetryPolicy
@@ -29,6 +30,7 @@ from shared.events.topics import TOPICS, dlq_topic
 from shared.observability.metrics import PrometheusMiddleware, metrics_router
 from shared.observability.tracing import TraceContextMiddleware
 from shared.service import ServiceSpec
+from shared.tenancy.api import admin_router
 from shared.tenancy.repository import SqlApiKeyStore, migrate_tenancy
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,7 @@ class Host:
         bus_connect_timeout: float = 60,
         on_started: Callable[[Host], object] | None = None,
         group_prefix: str = "hearth",
+        settings: Mapping[str, object] | None = None,
     ) -> None:
         self.services = [HostedService(spec, db) for spec, db in services]
         self.bus = bus
@@ -70,6 +73,8 @@ class Host:
         self.bus_connect_timeout = bus_connect_timeout
         self.on_started = on_started
         self.group_prefix = group_prefix
+        self.settings = dict(settings or {})
+        """Per service name, settings passed in instead of read from the environment."""
         self._tasks: list[asyncio.Task[None]] = []
 
     def create_app(self) -> FastAPI:
@@ -81,12 +86,14 @@ class Host:
             description="Hearth: moderation, gamification and insights for online communities.",
         )
         install_problem_handlers(app)
+        install_api_limits(app)  # body caps and rate limits: shared/api/limits.py
         app.add_middleware(PrometheusMiddleware)
         app.add_middleware(TraceContextMiddleware)
         app.include_router(metrics_router())
+        app.include_router(admin_router())
         for hosted in self.services:
             if hosted.spec.setup is not None:
-                hosted.context = hosted.spec.setup(hosted.db, self.bus)
+                hosted.context = hosted.spec.setup(self._settings_of(hosted), hosted.db, self.bus)
                 setattr(app.state, hosted.spec.name, hosted.context)
             app.include_router(health_router(hosted.spec.name, self._checks(hosted)))
             for router in hosted.spec.routers:
@@ -96,6 +103,18 @@ class Host:
         app.state.api_keys = SqlApiKeyStore(self.tenancy_db)
         app.state.databases = {hosted.spec.name: hosted.db for hosted in self.services}
         return app
+
+    def _settings_of(self, hosted: HostedService) -> object:
+        if hosted.spec.name in self.settings:
+            return self.settings[hosted.spec.name]
+        return hosted.spec.settings() if hosted.spec.settings is not None else None
+
+    def hosted(self, name: str) -> HostedService:
+        """The hosted service called `name`; KeyError when this host does not run it."""
+        for hosted in self.services:
+            if hosted.spec.name == name:
+                return hosted
+        raise KeyError(f"service {name!r} is not hosted here")
 
     async def start(self) -> None:
         """Connect, migrate, then start relays and consumers."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from sqlalchemy import MetaData
@@ -25,9 +26,12 @@ class ServiceSpec:
     migrations: Path
     routers: Sequence[APIRouter] = field(default_factory=tuple)
     description: str = ""
-    setup: Callable[[Database, Bus], object] | None = None
-    """Builds the service's context (settings, clients); routes find it in app.state and
-    handlers in `uow.context`."""
+    settings: Callable[[], object] | None = None
+    """Reads the service's Settings from the environment; the host calls it unless the
+    composition root passes settings in (tests pass their own by parameter)."""
+    setup: Callable[[Any, Database, Bus], object] | None = None
+    """Builds the service's context from (settings, database, bus); routes find it in
+    app.state and handlers in `uow.context`. It reads nothing from the environment."""
     background: Callable[[object], Sequence[Callable[[], Awaitable[None]]]] | None = None
     """Long-running loops of the service (pollers, gateways), given its context."""
     unit_of_work: UnitOfWorkFactory = UnitOfWork

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from services.gamification.api import router
 from services.gamification.handlers import HANDLERS
+from services.gamification.settings import Settings
 from services.gamification.tables import metadata
+from services.gamification.uow import GamificationUoW
 from shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
@@ -15,5 +17,7 @@ SPEC = ServiceSpec(
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
     routers=(router,),
+    settings=Settings,
+    unit_of_work=GamificationUoW,
     description="Idempotent points ledger, badges, levels, streaks, leaderboards, core members.",
 )

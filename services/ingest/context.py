@@ -26,9 +26,8 @@ class IngestContext:
     platform_urls: dict[Platform, str] = field(default_factory=dict)
 
 
-def setup(db: Database, bus: Bus) -> IngestContext:
-    """Read settings and build the context; fails fast without a secrets key."""
-    settings = Settings()
+def setup(settings: Settings, db: Database, bus: Bus) -> IngestContext:
+    """Build the context from what the composition root passes; fails fast without a key."""
     if settings.secrets_key is None:
         raise MissingSecretsKey(
             "set HEARTH_INGEST_SECRETS_KEY to a Fernet key (python -c 'from "

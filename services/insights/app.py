@@ -6,7 +6,9 @@ from pathlib import Path
 
 from services.insights.api import router
 from services.insights.handlers import HANDLERS
+from services.insights.settings import Settings
 from services.insights.tables import metadata
+from services.insights.uow import InsightsUoW
 from shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
@@ -15,5 +17,7 @@ SPEC = ServiceSpec(
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
     routers=(router,),
+    settings=Settings,
+    unit_of_work=InsightsUoW,
     description="Feedback clustered by meaning, labelled and routed; monthly retrospectives.",
 )

@@ -6,7 +6,9 @@ from pathlib import Path
 
 from services.moderation.api import router
 from services.moderation.handlers import HANDLERS
+from services.moderation.settings import Settings
 from services.moderation.tables import metadata
+from services.moderation.uow import ModerationUoW
 from shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
@@ -15,5 +17,7 @@ SPEC = ServiceSpec(
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
     routers=(router,),
+    settings=Settings,
+    unit_of_work=ModerationUoW,
     description="Rules and offline ML, decisions, sanctions, review queue, audit log, appeals.",
 )

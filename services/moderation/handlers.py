@@ -1,4 +1,9 @@
-"""Every reaction of the moderation service to an event, in one place."""
+"""Every reaction of the moderation service to an event, in one place.
+
+Handlers take a typed payload and the service's unit of work, and never commit:
+
+    async def handler(event: CommunityEvent, uow: ModerationUoW) -> None: ...
+"""
 
 from shared.db.consuming import Handler
 

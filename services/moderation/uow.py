@@ -1,0 +1,26 @@
+"""The moderation service's unit of work: its repositories and its outbox in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.moderation.repository import Decisions
+from shared.api.uow import transaction
+from shared.db.consuming import UnitOfWork
+from shared.db.outbox import Outbox
+
+
+class ModerationUoW(UnitOfWork):
+    """What moderation handlers and routes touch: `uow.decisions` and `uow.outbox`."""
+
+    def __init__(
+        self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
+    ) -> None:
+        super().__init__(session, outbox, context=context, group=group)
+        self.decisions = Decisions(session)
+
+
+TransactionDep = transaction("moderation")
+"""A route's `uow: Annotated[ModerationUoW, TransactionDep]`: one transaction per request."""
