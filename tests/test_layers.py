@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -163,3 +164,39 @@ def test_the_purity_check_catches_what_it_forbids(tmp_path: Path) -> None:
         "        return path.read_text()\n"
     )
     assert len(_impurities(impure)) == 5
+
+
+# The layers of shared/ and the services' independence are import-linter contracts in
+# pyproject.toml; `make lint` runs them too.
+def _lint_imports(root: Path) -> subprocess.CompletedProcess[str]:
+    lint = Path(sys.executable).with_name("lint-imports")
+    return subprocess.run(
+        [str(lint), "--no-cache"],
+        cwd=root,
+        env={"PYTHONPATH": str(root), "PATH": ""},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_import_contracts_are_kept() -> None:
+    done = _lint_imports(ROOT)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_import_contracts_catch_an_upward_import(tmp_path: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for tree in ("shared", "services"):
+        shutil.copytree(ROOT / tree, tmp_path / tree, ignore=ignore)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path)
+    with (tmp_path / "shared" / "events" / "envelope.py").open("a") as envelope:
+        envelope.write("\nfrom shared.db.engine import Database  # noqa\n")
+    with (tmp_path / "services" / "moderation" / "domain" / "__init__.py").open("a") as domain:
+        domain.write("\nimport sqlalchemy  # noqa\n")
+
+    done = _lint_imports(tmp_path)
+
+    assert done.returncode != 0
+    assert "shared.events.envelope -> shared.db.engine" in done.stdout
+    assert "services.moderation.domain is not allowed to import sqlalchemy" in done.stdout
