@@ -16,8 +16,10 @@ Check = Callable[[], Awaitable[None]]
 
 CHECK_TIMEOUT_SECONDS = 2.0
 OK = "ok"
-# Readiness is public to probes, so a failure reason is kept short.
-_MAX_REASON = 120
+# Readiness is public to probes: it names what is down, never a host, port or driver text
+# (those go to the log).
+UNAVAILABLE = "unavailable"
+_MAX_REASON = 300
 
 logger = logging.getLogger(__name__)
 
@@ -58,19 +60,24 @@ def health_router(
         summary="Readiness",
         description=(
             "Runs every dependency check with a timeout. Answers 200 when all pass, "
-            "else 503 naming each failed check."
+            "else 503 naming each failed check (`checks`: ok or unavailable per dependency)."
         ),
         response_model=Readiness,
         responses=problem_responses(503),
     )
     async def readyz() -> Readiness | JSONResponse:
-        results = await run_checks(checks, timeout_seconds=timeout_seconds)
-        failed = sorted(name for name, result in results.items() if result != OK)
+        reasons = await run_checks(checks, timeout_seconds=timeout_seconds)
+        failed = sorted(name for name, reason in reasons.items() if reason != OK)
         if not failed:
-            return Readiness(checks=results)
-        logger.warning("%s not ready", service, extra={"checks": results})
+            return Readiness(checks=reasons)
+        logger.warning(
+            "%s not ready: %s",
+            service,
+            "; ".join(f"{name}: {reasons[name]}" for name in failed),
+        )
+        public = {name: OK if reason == OK else UNAVAILABLE for name, reason in reasons.items()}
         problem = ServiceUnavailable(
-            f"Not ready: {', '.join(failed)}.", retry_after=5, checks=results
+            f"Not ready: {', '.join(failed)}.", retry_after=5, checks=public
         )
         return problem_response(problem)
 
@@ -78,7 +85,7 @@ def health_router(
 
 
 async def run_checks(checks: Mapping[str, Check], *, timeout_seconds: float) -> dict[str, str]:
-    """Run all checks concurrently; map each name to "ok" or a short failure reason."""
+    """Run all checks concurrently; map each name to "ok" or a short failure reason (for logs)."""
     names = list(checks)
     results = await asyncio.gather(*(_run(checks[name], timeout_seconds) for name in names))
     return dict(zip(names, results, strict=True))

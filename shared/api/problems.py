@@ -11,9 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.db.errors import is_transient_database_error
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
+# A PostgreSQL restart takes seconds; clients retrying sooner only add load.
+DATABASE_RETRY_AFTER_SECONDS = 5
 
 logger = logging.getLogger(__name__)
 
@@ -173,6 +178,9 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _on_problem)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
+    # Registered by class so they are answered inside the app, not re-raised to the server.
+    for error in _DATABASE_ERRORS:
+        app.add_exception_handler(error, _on_unhandled)
     app.add_exception_handler(Exception, _on_unhandled)
 
 
@@ -205,6 +213,13 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 
 async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if is_transient_database_error(exc):
+        # An outage, not a bug: one line per request, no traceback, nothing of the server's
+        # address or the driver's text in the answer.
+        logger.warning(
+            "database unavailable in %s %s: %s", request.method, request.url.path, _name(exc)
+        )
+        return problem_response(database_unavailable())
     # The client gets no internals; the operator gets the traceback.
     logger.error(
         "unhandled error in %s %s",
@@ -213,6 +228,32 @@ async def _on_unhandled(request: Request, exc: Exception) -> JSONResponse:
         exc_info=(type(exc), exc, exc.__traceback__),
     )
     return problem_response(Problem("An unexpected error occurred.", status=500))
+
+
+def database_unavailable() -> ServiceUnavailable:
+    """The problem answered while the database cannot be reached."""
+    return ServiceUnavailable(
+        "The database is unavailable; retry later.",
+        retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        dependency="database",
+    )
+
+
+def _name(exc: BaseException) -> str:
+    cause = getattr(exc, "orig", None) or exc.__cause__
+    return type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """asyncpg's own base errors, raised unwrapped while connecting; absent without asyncpg."""
+    try:
+        from asyncpg.exceptions import InterfaceError, PostgresError
+    except ImportError:
+        return ()
+    return (PostgresError, InterfaceError)
+
+
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, OSError, *_driver_errors())
 
 
 def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:

@@ -6,6 +6,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from shared.api.problems import (
     PROBLEM_MEDIA_TYPE,
@@ -59,6 +60,15 @@ def build_app() -> FastAPI:
     @app.post("/signup")
     async def signup(body: Signup) -> dict[str, str]:
         return {"email": body.email}
+
+    @app.get("/database-down")
+    async def database_down() -> None:
+        refused = ConnectionRefusedError(111, "Connect call failed ('10.0.0.5', 5432)")
+        raise OperationalError("select 1", {}, refused)
+
+    @app.get("/database-bug")
+    async def database_bug() -> None:
+        raise IntegrityError("insert", {}, ValueError("duplicate key value"))
 
     @app.get("/crash")
     async def crash() -> None:
@@ -209,3 +219,24 @@ def test_problem_responses_document_problem_json_in_openapi() -> None:
         "$ref": "#/components/schemas/ProblemModel"
     }
     assert set(operation["responses"]) >= {"400", "401", "403", "404", "422", "500", "503"}
+
+
+async def test_an_unreachable_database_is_a_503_with_retry_after_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/database-down")
+
+    assert response.status_code == 503
+    assert int(response.headers["retry-after"]) > 0
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    assert response.json()["dependency"] == "database"
+    assert "10.0.0.5" not in response.text and "5432" not in response.text
+
+
+async def test_a_database_error_about_the_statement_stays_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.get("/database-bug")
+
+    assert response.status_code == 500
+    assert "duplicate key" not in response.text
