@@ -14,24 +14,25 @@ and discord.py are imported only once a bot needs them (aiogram alone takes seco
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from functools import partial
 
 from sqlalchemy.engine import RowMapping
 
-from services.ingest import repository
 from services.ingest.connectors.fleet import Bindings, Fleet, Runner, bots_of, options_of
 from services.ingest.context import IngestContext
+from shared.db.leadership import Leadership, LeaseTiming
 from shared.events.community import Platform
 
 log = logging.getLogger(__name__)
 RELOAD_SECONDS = 30.0
 """How often the loops look for bindings that appeared, changed or went away."""
+LEADERSHIP = LeaseTiming(check_every=1.0, lease=3.0, stop_within=5.0)
+"""How the connector leader is fenced: a standby starts 8 s after it took the lock."""
 
-__all__ = ["RELOAD_SECONDS", "connector_loops"]
+__all__ = ["LEADERSHIP", "RELOAD_SECONDS", "connector_loops"]
 
 
 def connector_loops(
@@ -62,29 +63,14 @@ def _led(
 ) -> Callable[[], Awaitable[None]]:
     """Run `loop` in one ingest process only: a bot allows one poller or gateway at a time.
 
-    On PostgreSQL the process holding an advisory lock runs it; the others check every
-    `every` seconds and take over when the holder's connection ends (it died or stopped).
-    The embedded mode is a single process and needs no lock.
+    On PostgreSQL the process holding the `ingest-connectors:<name>` leadership runs it;
+    the others try every `every` seconds. The leadership is fenced: a leader whose lock
+    connection drops stops its pollers and gateways before a new leader starts its own
+    (see shared/db/leadership.py). The embedded mode is a single process and needs no lock.
     """
-
-    async def run() -> None:
-        if not ctx.db.is_postgres:
-            await loop()
-            return
-        key = zlib.crc32(f"hearth-ingest-connectors:{name}".encode())
-        while True:
-            async with ctx.db.engine.connect() as connection:
-                if await repository.try_advisory_lock(connection, key):
-                    log.info("this process runs the %s connectors", name)
-                    try:
-                        await loop()
-                    finally:
-                        # The connection goes back to the pool, where the lock would stay.
-                        await asyncio.shield(repository.release_advisory_lock(connection, key))
-                    return
-            await asyncio.sleep(every)
-
-    return run
+    timing = replace(LEADERSHIP, acquire_every=every)
+    leadership = Leadership(ctx.db, f"ingest-connectors:{name}", timing=timing)
+    return partial(leadership.run, loop)
 
 
 def polls_telegram(row: RowMapping) -> bool:

@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from services.ingest import connectors
 from services.ingest.connectors import fleet, telegram_polling
+from shared.db.leadership import LeaseTiming
 from shared.events.envelope import Envelope
 from tests.ingest.conftest import Ingest, fixture
 from tests.ingest.connectors.fake_discord import FakeDiscord
@@ -50,6 +51,10 @@ def connectors_on_fakes(
     monkeypatch.setenv("HEARTH_INGEST_TELEGRAM_API_URL", fake_telegram.url)
     monkeypatch.setenv("HEARTH_INGEST_DISCORD_API_URL", fake_discord.api_url)
     monkeypatch.setattr(connectors, "RELOAD_SECONDS", 0.2)
+    # A fenced leader starts lease + stop_within after taking the lock: 2 s, not 8.
+    monkeypatch.setattr(
+        connectors, "LEADERSHIP", LeaseTiming(check_every=0.2, lease=1.0, stop_within=1.0)
+    )
     monkeypatch.setattr(telegram_polling, "POLL_TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(fleet, "BACKOFF_FIRST_SECONDS", 0.2)
     monkeypatch.setattr(discord.http.Route, "BASE", discord.http.Route.BASE)  # restored after
