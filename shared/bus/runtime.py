@@ -156,6 +156,8 @@ class ConsumerRuntime:
             while True:
                 await self.run_once(consumer)
         finally:
+            # A member that left (crashed, restarting) is not ready until it joins again.
+            self.started.clear()
             await consumer.stop()
 
     async def run_once(self, consumer: BusConsumer) -> int:

@@ -19,7 +19,13 @@ from ulid import ULID
 from shared.bus.failures import FailureClass, Rejected, classify
 from shared.bus.kafka import KafkaBus
 from shared.bus.port import Outgoing
-from shared.bus.runtime import DLQ_ERROR_CLASS, DLQ_ERROR_MESSAGE, ConsumerRuntime, RetryPolicy
+from shared.bus.runtime import (
+    DLQ_ERROR_CLASS,
+    DLQ_ERROR_MESSAGE,
+    ConsumerRuntime,
+    ConsumerStalled,
+    RetryPolicy,
+)
 from shared.db.consuming import UnitOfWork, idempotent_processor
 from shared.db.engine import Database
 from shared.db.errors import classify_database_error
@@ -165,7 +171,20 @@ async def test_a_database_restart_mid_stream_applies_every_event_once_and_parks_
     await publish(bus, topic, sent)
     waits_before = metric(CONSUMER_RETRIES_TOTAL, group=group, reason="infrastructure")
 
-    task = asyncio.create_task(runtime_for(bus, db, topic, group).run())
+    runtime = runtime_for(bus, db, topic, group)
+    task = asyncio.create_task(runtime.run())
+    readiness: list[bool] = []
+
+    async def probe() -> None:
+        while True:
+            try:
+                await runtime.check()
+                readiness.append(True)
+            except ConsumerStalled:
+                readiness.append(False)
+            await asyncio.sleep(0.05)
+
+    prober = asyncio.create_task(probe())
     try:
         await wait_until(lambda: _at_least(db, 500))
         loop = asyncio.get_running_loop()
@@ -173,11 +192,14 @@ async def test_a_database_restart_mid_stream_applies_every_event_once_and_parks_
         await asyncio.sleep(1.0)  # the outage: a second without a database
         await loop.run_in_executor(None, postgres.start)
         await wait_until(lambda: _at_least(db, 5_000))
+        await runtime.check()  # ready again once the database is back
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        for running in (prober, task):
+            running.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await running
 
+    assert False in readiness, "readiness should fail while the consumer waits"
     async with db.sessions() as session:
         rows = (await session.execute(select(effects).order_by(effects.c.id))).mappings().all()
     assert len(rows) == 5_000, "every event applied exactly once"
