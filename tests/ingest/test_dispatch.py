@@ -48,13 +48,23 @@ class Discord(DiscordFake):
 
     async def _handle(self, request: Request) -> Response:
         response = await super()._handle(request)  # the call is made: Discord acted on it
-        if self.held:
+        if self.held and _acts(request.url.path):
             self.held -= 1
             await self.released.wait()
         return response
 
     def calls_to(self, fragment: str) -> list[Call]:
         return [call for call in self.calls if fragment in call.path]
+
+    def actions(self) -> list[Call]:
+        """Calls that act on a guild or channel (the gateway connector also logs in)."""
+        return [
+            c for c in self.calls if c.path.startswith(("/api/v10/channels/", "/api/v10/guilds/"))
+        ]
+
+
+def _acts(path: str) -> bool:
+    return path.startswith(("/api/v10/channels/", "/api/v10/guilds/"))
 
 
 @pytest.fixture
@@ -153,7 +163,7 @@ async def test_a_batch_that_fails_at_its_last_event_sends_each_action_once(
         assert (await result_of(ingest, command.action_id))["outcome"] == "done"
     assert len(discord_api.calls_to(first.message_id or "")) == 1
     assert len(discord_api.calls_to(second.message_id or "")) == 1
-    assert len(discord_api.calls) == 2
+    assert len(discord_api.actions()) == 2
 
 
 async def test_a_rate_limited_community_does_not_hold_up_another(
@@ -195,7 +205,7 @@ async def test_a_dispatcher_killed_mid_call_is_retried_after_its_lease_and_done_
     discord_api.held = 1
     await send(ingest, command)
     crashing = asyncio.create_task(Dispatcher(context_of(ingest), workers=2).run())
-    await until(lambda: len(discord_api.calls) == 1)
+    await until(lambda: len(discord_api.actions()) == 1)
 
     crashing.cancel()  # Discord acted, the outcome was never recorded
     with contextlib.suppress(asyncio.CancelledError):
@@ -222,3 +232,32 @@ async def test_a_dispatcher_killed_mid_call_is_retried_after_its_lease_and_done_
     assert (await result_of(ingest, command.action_id))["outcome"] == "done"  # one result
     [attempt] = await attempts_of(ingest, command.action_id)
     assert (attempt["status"], attempt["attempts"]) == ("done", 2)
+
+
+@pytest.mark.parametrize("dispatch_env", [{"HEARTH_INGEST_DISPATCH_WORKERS": "0"}])
+async def test_two_dispatchers_never_send_the_same_attempt(
+    ingest: Ingest, discord_api: Discord
+) -> None:
+    guilds = [f"29092679862635710{n}" for n in range(3)]
+    communities = [await community_on(ingest, guild) for guild in guilds]
+    commands = [
+        delete(ingest, community, f"11000000000000001{n}{m}")
+        for n, community in enumerate(communities)
+        for m in range(4)
+    ]
+    for command in commands:
+        await send(ingest, command)
+    replicas = [
+        asyncio.create_task(Dispatcher(context_of(ingest), workers=2).run()) for _ in range(2)
+    ]
+    try:
+        for command in commands:
+            assert (await result_of(ingest, command.action_id))["outcome"] == "done"
+    finally:
+        for replica in replicas:
+            replica.cancel()
+        await asyncio.gather(*replicas, return_exceptions=True)
+
+    for command in commands:
+        assert len(discord_api.calls_to(command.message_id or "")) == 1
+    assert len(discord_api.actions()) == len(commands)
