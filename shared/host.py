@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from functools import partial
 
 from fastapi import FastAPI
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
@@ -25,6 +26,7 @@ from shared.db.engine import Database
 from shared.db.errors import classify_database_error
 from shared.db.migrations import upgrade
 from shared.db.outbox import OutboxRelay
+from shared.db.retention import RetentionSettings, prune_forever, retention_rules
 from shared.db.tables import outbox_table, processed_table
 from shared.events.topics import TOPICS, dlq_topic
 from shared.observability.metrics import PrometheusMiddleware, metrics_router
@@ -63,6 +65,7 @@ class Host:
         on_started: Callable[[Host], object] | None = None,
         group_prefix: str = "hearth",
         settings: Mapping[str, object] | None = None,
+        retention: RetentionSettings | None = None,
     ) -> None:
         self.services = [HostedService(spec, db) for spec, db in services]
         self.bus = bus
@@ -75,6 +78,7 @@ class Host:
         self.group_prefix = group_prefix
         self.settings = dict(settings or {})
         """Per service name, settings passed in instead of read from the environment."""
+        self.retention = retention or RetentionSettings()
         self._tasks: list[asyncio.Task[None]] = []
 
     def create_app(self) -> FastAPI:
@@ -124,6 +128,7 @@ class Host:
         for hosted in self.services:
             await upgrade(hosted.db, hosted.spec.migrations)
             self._start_service(hosted)
+            self._start_retention(hosted)
         for hosted in self.services:
             for runtime in hosted.consumers:
                 await asyncio.wait_for(runtime.started.wait(), timeout=60)
@@ -192,6 +197,15 @@ class Host:
         if spec.background is not None:
             for index, loop in enumerate(spec.background(hosted.context)):
                 self._spawn(loop, f"{spec.name}-background-{index}")
+
+    def _start_retention(self, hosted: HostedService) -> None:
+        """Prune the service's old outbox, processed and received rows (shared/db/retention.py)."""
+        rules = retention_rules(hosted.spec.metadata, self.retention)
+        if rules:
+            prune = partial(
+                prune_forever, hosted.db, rules, self.retention, service=hosted.spec.name
+            )
+            self._spawn(prune, f"{hosted.spec.name}-retention")
 
     def _spawn(self, run: Callable[[], Awaitable[None]], name: str) -> None:
         self._tasks.append(asyncio.create_task(_supervise(run, name), name=name))
