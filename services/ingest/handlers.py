@@ -24,9 +24,10 @@ from shared.events.payloads import (
 )
 
 
-async def carry_out_action(envelope: Envelope, uow: UnitOfWork) -> None:
+async def carry_out_action(
+    action: ModerationAction, uow: UnitOfWork, *, envelope: Envelope
+) -> None:
     """Record a delete, hide, warn, mute, ban or unban for the dispatcher to carry out."""
-    action = ModerationAction.model_validate(envelope.data)
     binding = await repository.binding_of_community(
         uow.session, action.tenant_id, action.community_id, action.platform.value
     )
@@ -59,9 +60,10 @@ async def carry_out_action(envelope: Envelope, uow: UnitOfWork) -> None:
     )
 
 
-async def sync_core_member_role(envelope: Envelope, uow: UnitOfWork) -> None:
+async def sync_core_member_role(
+    change: CoreMemberChange, uow: UnitOfWork, *, envelope: Envelope
+) -> None:
     """Record a role grant (or revoke) on every binding configured with a core-member role."""
-    change = CoreMemberChange.model_validate(envelope.data)
     bindings = await repository.list_bindings(uow.session, change.tenant_id, change.community_id)
     identities = await repository.identities_of(uow.session, change.tenant_id, [change.member_id])
     for binding in bindings:
