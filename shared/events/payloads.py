@@ -85,10 +85,12 @@ class DecisionEventType(StrEnum):
 
 
 class Verdict(StrEnum):
-    """The outcome for one message."""
+    """The outcome for one message: allowed, flagged for review, hidden pending review,
+    or removed."""
 
     ALLOW = "allow"
-    REVIEW = "review"
+    FLAG = "flag"
+    HIDE = "hide"
     REMOVE = "remove"
 
 

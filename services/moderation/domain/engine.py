@@ -1,0 +1,167 @@
+"""Apply a community's ruleset to one message: which rules match, the verdict, the scores."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from services.moderation.domain.detectors import (
+    CapsDetector,
+    FloodDetector,
+    KeywordDetector,
+    LinkDetector,
+    MentionDetector,
+    Message,
+    RegexDetector,
+    RegexTimeout,
+)
+from services.moderation.domain.rules import (
+    Action,
+    CapsRule,
+    Exempt,
+    FloodRule,
+    KeywordsRule,
+    LinksRule,
+    MentionsRule,
+    RegexRule,
+    Rule,
+    RuleSet,
+)
+from shared.events.payloads import Verdict
+
+DEFAULT_REGEX_TIMEOUT = 0.05
+"""Seconds one pattern may run on one message before it is cut off."""
+
+_VERDICT_OF = {Action.FLAG: Verdict.FLAG, Action.HIDE: Verdict.HIDE, Action.REMOVE: Verdict.REMOVE}
+_SEVERITY = [Verdict.ALLOW, Verdict.FLAG, Verdict.HIDE, Verdict.REMOVE]
+_CATEGORY = {
+    "keywords": "profanity",
+    "regex": "pattern",
+    "links": "links",
+    "mentions": "mention_spam",
+    "caps": "caps",
+    "flood": "flood",
+}
+
+Detector = KeywordDetector | RegexDetector | LinkDetector | MentionDetector | CapsDetector
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One rule that matched, with what it asks for."""
+
+    rule_id: str
+    action: Action
+    reason: str
+    category: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """The outcome for one message."""
+
+    verdict: Verdict
+    hits: list[Hit]
+    scores: dict[str, float]
+    language: str
+    timed_out: list[str] = field(default_factory=list)
+    """Rules whose pattern was cut off by its time bound (counted as not matching)."""
+    exempt: bool = False
+
+    @property
+    def deciding(self) -> Hit | None:
+        """The first of the matching rules whose action is the verdict."""
+        for hit in self.hits:
+            if _VERDICT_OF[hit.action] == self.verdict:
+                return hit
+        return None
+
+
+def strongest(verdicts: list[Verdict]) -> Verdict:
+    """The most severe verdict: remove > hide > flag > allow."""
+    return max(verdicts, key=_SEVERITY.index, default=Verdict.ALLOW)
+
+
+def detect_language(text: str) -> str:
+    """`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters."""
+    cyrillic = latin = 0
+    for char in text:
+        if "\u0400" <= char <= "\u04ff":
+            cyrillic += 1
+        elif char.isascii() and char.isalpha():
+            latin += 1
+    if not cyrillic and not latin:
+        return "und"
+    return "ru" if cyrillic >= latin else "en"
+
+
+def _exempted(exempt: Exempt, message: Message) -> bool:
+    return bool(
+        (message.channel_id is not None and message.channel_id in exempt.channels)
+        or message.author_ids & set(exempt.members)
+        or message.roles & set(exempt.roles)
+    )
+
+
+def _detector(rule: Rule) -> Detector | FloodDetector:
+    if isinstance(rule, KeywordsRule):
+        return KeywordDetector(rule)
+    if isinstance(rule, RegexRule):
+        return RegexDetector(rule)
+    if isinstance(rule, LinksRule):
+        return LinkDetector(rule)
+    if isinstance(rule, MentionsRule):
+        return MentionDetector(rule)
+    if isinstance(rule, CapsRule):
+        return CapsDetector(rule)
+    if isinstance(rule, FloodRule):
+        return FloodDetector(rule)
+    raise TypeError(f"no detector for {type(rule).__name__}")
+
+
+class Engine:
+    """A ruleset compiled once (keyword lists and patterns), applied to many messages."""
+
+    def __init__(
+        self, ruleset: RuleSet, *, version: int = 0, regex_timeout: float = DEFAULT_REGEX_TIMEOUT
+    ) -> None:
+        self.ruleset = ruleset
+        self.version = version
+        self.regex_timeout = regex_timeout
+        self._compiled = [(rule, _detector(rule)) for rule in ruleset.rules if rule.enabled]
+
+    @property
+    def flood_windows(self) -> set[int]:
+        """The windows (seconds) the caller must count the member's recent messages in."""
+        return {rule.per_seconds for rule, _ in self._compiled if isinstance(rule, FloodRule)}
+
+    def evaluate(self, message: Message, recent: Mapping[int, int] | None = None) -> Evaluation:
+        """Every matching rule, the strongest action among them, and a score per category.
+
+        `recent[seconds]` counts the author's messages in that window, this one included.
+        """
+        language = detect_language(message.text)
+        if _exempted(self.ruleset.exempt, message):
+            return Evaluation(Verdict.ALLOW, [], {}, language, exempt=True)
+        hits: list[Hit] = []
+        scores: dict[str, float] = {}
+        timed_out: list[str] = []
+        for rule, detector in self._compiled:
+            if _exempted(rule.exempt, message):
+                continue
+            category = rule.category or _CATEGORY[rule.kind]
+            try:
+                if isinstance(detector, FloodDetector):
+                    score = detector.score_counts(recent or {})
+                else:
+                    score = detector.score(message, self.regex_timeout)
+            except RegexTimeout:
+                timed_out.append(rule.id)
+                continue
+            scores[category] = max(scores.get(category, 0.0), score or 0.0)
+            if score is not None:
+                hits.append(Hit(rule.id, rule.action, rule.reason, category, round(score, 4)))
+        verdict = strongest([_VERDICT_OF[hit.action] for hit in hits])
+        rounded = {name: round(value, 4) for name, value in scores.items()}
+        return Evaluation(verdict, hits, rounded, language, timed_out)
