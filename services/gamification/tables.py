@@ -1,5 +1,108 @@
 """Tables of the gamification service (PostgreSQL schema `gamification`)."""
 
-from shared.db.tables import service_metadata
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+)
+
+from shared.db.tables import Id, service_metadata
 
 metadata = service_metadata()
+
+communities = Table(
+    "communities",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("first_seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+rulesets = Table(
+    "rulesets",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("effective_from", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Append-only: awards, and the compensating entries that revoke or re-grant them.
+ledger = Table(
+    "ledger",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("member_id", String(64), nullable=False),
+    Column("event_id", String(64), nullable=False, comment="the event that made this entry"),
+    Column("source_event_id", String(64), nullable=False, comment="the activity that earned"),
+    Column("rule_id", String(64), nullable=False),
+    Column("rule_version", Integer, nullable=False),
+    Column("kind", String(16), nullable=False, comment="award, revoke, regrant"),
+    Column("points", Integer, nullable=False),
+    Column("reason", String(16), nullable=False),
+    Column("giver_member_id", String(64), nullable=True),
+    Column("earned_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("event_id", "source_event_id", "rule_id", "rule_version"),
+)
+Index(
+    "ix_ledger_member",
+    ledger.c.tenant_id,
+    ledger.c.community_id,
+    ledger.c.member_id,
+    ledger.c.earned_at,
+)
+Index("ix_ledger_source", ledger.c.source_event_id)
+Index("ix_ledger_period", ledger.c.tenant_id, ledger.c.community_id, ledger.c.earned_at)
+
+# A read model of the ledger: one row per member and community.
+member_totals = Table(
+    "member_totals",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("points", Integer, nullable=False),
+    Column("level", Integer, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index(
+    "ix_member_totals_rank",
+    member_totals.c.tenant_id,
+    member_totals.c.community_id,
+    member_totals.c.points,
+    member_totals.c.member_id,
+)
+
+# What a deletion or reaction removal names (a message or reaction), and its state.
+content_refs = Table(
+    "content_refs",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("ref", String(64), primary_key=True, comment="sha256 of the content reference"),
+    Column("source_event_id", String(64), nullable=True),
+    Column("deleted", Boolean, nullable=False),
+)
+Index("ix_content_refs_source", content_refs.c.source_event_id)
+
+# Content moderation removed (removed) or restored (not removed), by the event judged.
+moderated = Table(
+    "moderated",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("source_event_id", String(64), primary_key=True),
+    Column("removed", Boolean, nullable=False),
+)
