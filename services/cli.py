@@ -17,6 +17,7 @@ from rich.table import Table
 
 from services.embedded import DEV_TENANT, distributed_host, embedded_host, sqlite_url
 from services.registry import SERVICES
+from shared.api.auth import UnknownScopes
 from shared.bus.port import Bus, BusUnavailable
 from shared.db.engine import Database
 from shared.db.migrations import autogenerate, upgrade
@@ -24,11 +25,15 @@ from shared.events.schema import render_docs, write_docs
 from shared.observability.logging import configure_logging
 from shared.settings import ServiceSettings
 from shared.tenancy.repository import (
+    KeyInfo,
     TenantExists,
     UnknownTenant,
     create_key,
     create_tenant,
+    delete_tenant,
+    list_keys,
     migrate_tenancy,
+    revoke_key,
     tenant_exists,
 )
 
@@ -305,8 +310,88 @@ def create_key_command(
     except UnknownTenant:
         console.print(f"[red]no tenant {tenant!r}[/]; create it with `hearth admin create-tenant`")
         raise typer.Exit(1) from None
+    except UnknownScopes as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
     console.print("API key (shown once):")
     sys.stdout.write(key + "\n")
+
+
+@admin.command("list-keys")
+def list_keys_command(
+    tenant: Annotated[str, typer.Option(help="Tenant whose keys to list")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """List a tenant's API keys (id, name, scopes, communities, revoked); never secrets."""
+
+    async def run() -> list[KeyInfo]:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            return await list_keys(db, tenant)
+        finally:
+            await db.dispose()
+
+    for info in asyncio.run(run()):
+        communities = ",".join(info.community_ids) if info.community_ids is not None else "*"
+        state = (
+            f"revoked {info.revoked_at:%Y-%m-%d}"
+            if info.revoked and info.revoked_at
+            else ("revoked" if info.revoked else "active")
+        )
+        sys.stdout.write(
+            f"{info.key_id}\t{state}\t{','.join(info.scopes)}\t{communities}\t{info.name}\n"
+        )
+
+
+@admin.command("revoke-key")
+def revoke_key_command(
+    key_id: Annotated[str, typer.Argument(help="Key id: the part after hth_ in the key")],
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """Revoke a key; every replica refuses it from its next request (keys are not cached)."""
+
+    async def run() -> bool:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            return await revoke_key(db, key_id)
+        finally:
+            await db.dispose()
+
+    if not asyncio.run(run()):
+        console.print(f"[red]no key {key_id!r}[/]")
+        raise typer.Exit(1)
+    console.print(f"revoked key [bold]{key_id}[/]")
+
+
+@admin.command("delete-tenant")
+def delete_tenant_command(
+    tenant_id: Annotated[str, typer.Argument(help="Tenant to delete")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """Delete a tenant: it and all its keys are refused from now on; its id is not reused."""
+    if not yes:
+        typer.confirm(f"Delete tenant {tenant_id!r} and revoke all its keys?", abort=True)
+
+    async def run() -> int:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            return await delete_tenant(db, tenant_id)
+        finally:
+            await db.dispose()
+
+    try:
+        revoked = asyncio.run(run())
+    except UnknownTenant:
+        console.print(f"[red]no tenant {tenant_id!r}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"deleted tenant [bold]{tenant_id}[/]; {revoked} key(s) revoked")
 
 
 # dead letters -------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
 from services.ingest.tables import metadata
+from shared.api.auth import Caller
 from shared.bus.port import Bus, envelope_message
 from shared.db.engine import Database
 from shared.db.outbox import Outbox
@@ -37,17 +38,29 @@ class Outcome:
 
 
 async def accept(
-    db: Database, bus: Bus, drafts: Sequence[CommunityEvent], *, traceparent: str | None = None
+    db: Database,
+    bus: Bus,
+    drafts: Sequence[CommunityEvent],
+    *,
+    traceparent: str | None = None,
+    caller: Caller | None = None,
 ) -> list[Outcome]:
-    """Publish the drafts that are new; one Outcome per draft, in order."""
+    """Publish the drafts that are new; one Outcome per draft, in order.
+
+    `caller` is the API key that sent them (None: a verified platform delivery); a key
+    bound to some communities attaches only members it may see (repository.resolve_members).
+    """
     if not drafts:
         return []
     async with db.transaction() as session:
-        events = await _with_members(session, drafts)
-        by_community: dict[str, list[str]] = {}
+        events = await _with_members(session, drafts, caller)
+        by_tenant: dict[str, dict[str, list[str]]] = {}
         for event in events:
+            by_community = by_tenant.setdefault(event.tenant_id, {})
             by_community.setdefault(event.community_id, []).append(event.dedup_key)
-        known = await repository.known_event_ids(session, by_community)
+        known: dict[tuple[str, str], str] = {}
+        for tenant_id, by_community in by_tenant.items():
+            known.update(await repository.known_event_ids(session, tenant_id, by_community))
     outcomes: list[Outcome] = []
     fresh: list[CommunityEvent] = []
     for event in events:
@@ -68,18 +81,20 @@ async def accept(
             for event, payload in zip(fresh, payloads, strict=True)
         ]
         await bus.publish_many(messages)  # BusUnavailable propagates: nothing recorded
+        rows = [_received_row(e, p) for e, p in zip(fresh, payloads, strict=True)]
         async with db.transaction() as session:
-            await repository.record_received(
-                session, [_received_row(e, p) for e, p in zip(fresh, payloads, strict=True)]
-            )
+            for tenant_id in sorted({str(row["tenant_id"]) for row in rows}):
+                await repository.record_received(
+                    session, tenant_id, [row for row in rows if row["tenant_id"] == tenant_id]
+                )
     return outcomes
 
 
 async def _with_members(
-    session: AsyncSession, drafts: Sequence[CommunityEvent]
+    session: AsyncSession, drafts: Sequence[CommunityEvent], caller: Caller | None = None
 ) -> list[CommunityEvent]:
     """Give every actor its Hearth member id, creating members for new accounts."""
-    by_tenant: dict[str, dict[tuple[str, str], repository.ActorSeen]] = {}
+    by_tenant: dict[str, dict[tuple[str, str, str], repository.ActorSeen]] = {}
     for draft in drafts:
         for actor in (draft.actor, draft.object_actor):
             if actor is None or actor.platform_user_id == UNKNOWN_ACTOR:
@@ -90,12 +105,18 @@ async def _with_members(
                 actor.username,
                 actor.display_name,
                 actor.is_bot,
+                draft.community_id,
             )
-            by_tenant.setdefault(draft.tenant_id, {})[(seen.platform, seen.platform_user_id)] = seen
+            key = (seen.platform, seen.platform_user_id, draft.community_id)
+            by_tenant.setdefault(draft.tenant_id, {})[key] = seen
     resolved: dict[tuple[str, str, str], str] = {}
     outbox = Outbox(session, OUTBOX)
     for tenant_id, actors in by_tenant.items():
-        members, created = await repository.resolve_members(session, tenant_id, actors.values())
+        scope: repository.TenantScope = tenant_id
+        if caller is not None and caller.tenant_id == tenant_id:
+            scope = caller
+        members, created = await repository.resolve_members(session, scope, actors.values())
+        first_seen = {(a.platform, a.platform_user_id): a for a in actors.values()}
         for (platform, user_id), member_id in members.items():
             resolved[(tenant_id, platform, user_id)] = member_id
         created_set = set(created)
@@ -103,7 +124,7 @@ async def _with_members(
             [
                 (
                     MEMBERS_IDENTITY.name,
-                    member_created(tenant_id, member_id, actors[key]).to_envelope(
+                    member_created(tenant_id, member_id, first_seen[key]).to_envelope(
                         source="/hearth/ingest"
                     ),
                 )

@@ -1,10 +1,16 @@
-"""Linking, merging and unmerging members; every change is published on members.identity.v1."""
+"""Linking, merging and unmerging members; every change is published on members.identity.v1.
+
+Every function acts as a caller (shared.api.auth.Caller): a key bound to some
+communities only reaches members seen in them, and an unknown member and a member out
+of reach are the same UnknownMember.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
+from services.ingest.repository import TenantScope, caller_of
 from services.ingest.tables import metadata
 from shared.db.outbox import Outbox
 from shared.db.tables import outbox_table
@@ -20,7 +26,7 @@ class IdentityConflict(ValueError):
 
 
 class UnknownMember(LookupError):
-    """No such member in this tenant."""
+    """No such member in this tenant, or none the caller may see."""
 
 
 async def _publish(session: AsyncSession, event: IdentityEvent) -> None:
@@ -29,6 +35,7 @@ async def _publish(session: AsyncSession, event: IdentityEvent) -> None:
 
 
 async def _identities(session: AsyncSession, tenant_id: str, member_id: str) -> list[Identity]:
+    # What is published is the member's whole set, whoever asked for the change.
     rows = await repository.identities_of(session, tenant_id, [member_id])
     return [
         Identity(
@@ -41,8 +48,8 @@ async def _identities(session: AsyncSession, tenant_id: str, member_id: str) -> 
     ]
 
 
-async def _live_member(session: AsyncSession, tenant_id: str, member_id: str) -> None:
-    member = await repository.get_member(session, tenant_id, member_id)
+async def _live_member(session: AsyncSession, caller: TenantScope, member_id: str) -> None:
+    member = await repository.get_member(session, caller, member_id)
     if member is None:
         raise UnknownMember(member_id)
     if member["merged_into"]:
@@ -53,7 +60,7 @@ async def _live_member(session: AsyncSession, tenant_id: str, member_id: str) ->
 
 async def link_identity(
     session: AsyncSession,
-    tenant_id: str,
+    caller: TenantScope,
     member_id: str,
     *,
     platform: str,
@@ -62,8 +69,9 @@ async def link_identity(
     display_name: str | None,
 ) -> None:
     """Link a platform account to a member; conflict when another member has it."""
-    await _live_member(session, tenant_id, member_id)
-    existing = await repository.identity_row(session, tenant_id, platform, platform_user_id)
+    tenant_id = caller_of(caller).tenant_id
+    await _live_member(session, caller, member_id)
+    existing = await repository.identity_row(session, caller, platform, platform_user_id)
     if existing is not None:
         if existing["member_id"] == member_id:
             return
@@ -71,9 +79,15 @@ async def link_identity(
             f"{platform} account {platform_user_id} belongs to member {existing['member_id']}; "
             "merge the two members instead"
         )
+    if await repository.identity_taken(session, caller, platform, platform_user_id):
+        # Owned by a member this key cannot see: say no without naming it.
+        raise IdentityConflict(
+            f"{platform} account {platform_user_id} belongs to another member; "
+            "a key for all communities can merge the two"
+        )
     await repository.insert_identity(
         session,
-        tenant_id=tenant_id,
+        caller,
         member_id=member_id,
         platform=platform,
         platform_user_id=platform_user_id,
@@ -95,19 +109,23 @@ async def link_identity(
 
 
 async def merge_members(
-    session: AsyncSession, tenant_id: str, *, target: str, source: str, reason: str | None
+    session: AsyncSession, caller: TenantScope, *, target: str, source: str, reason: str | None
 ) -> str:
-    """Fold `source` into `target`, keeping a record that lets it be undone; the merge id."""
+    """Fold `source` into `target`, keeping a record that lets it be undone; the merge id.
+
+    Both members must be ones the caller may see."""
+    tenant_id = caller_of(caller).tenant_id
     if target == source:
         raise IdentityConflict("a member cannot be merged into itself")
-    await _live_member(session, tenant_id, target)
-    await _live_member(session, tenant_id, source)
+    await _live_member(session, caller, target)
+    await _live_member(session, caller, source)
+    # Every identity of the source moves, also those seen only in other communities.
     moved = await repository.identities_of(session, tenant_id, [source])
     merge_id = new_event_id()
     await repository.insert_merge(
         session,
+        caller,
         id=merge_id,
-        tenant_id=tenant_id,
         target_member_id=target,
         source_member_id=source,
         identity_ids=[row["id"] for row in moved],
@@ -129,9 +147,11 @@ async def merge_members(
     return merge_id
 
 
-async def unmerge(session: AsyncSession, tenant_id: str, merge_id: str) -> tuple[str, str]:
-    """Undo a merge: the source member gets its identities back; (target, source)."""
-    merge = await repository.get_merge(session, tenant_id, merge_id)
+async def unmerge(session: AsyncSession, caller: TenantScope, merge_id: str) -> tuple[str, str]:
+    """Undo a merge the caller may see: the source member gets its identities back;
+    (target, source)."""
+    tenant_id = caller_of(caller).tenant_id
+    merge = await repository.get_merge(session, caller, merge_id)
     if merge is None:
         raise UnknownMember(f"merge {merge_id}")
     if merge["undone_at"] is not None:
@@ -147,7 +167,7 @@ async def unmerge(session: AsyncSession, tenant_id: str, merge_id: str) -> tuple
         )
     await repository.move_identities(session, tenant_id, merge["identity_ids"], source)
     await repository.set_merged_into(session, tenant_id, source, None)
-    await repository.mark_merge_undone(session, merge_id)
+    await repository.mark_merge_undone(session, tenant_id, merge_id)
     for member_id, others in ((source, [target]), (target, [source])):
         await _publish(
             session,

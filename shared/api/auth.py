@@ -7,7 +7,7 @@ import hmac
 import re
 import secrets
 import string
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Protocol
 
@@ -15,10 +15,22 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from shared.api.problems import Forbidden, Unauthorized
+from shared.api.ratelimit import KEY_POLICY, limit_request
 
 KEY_PREFIX = "hth"
 ALL_SCOPES = "*"
 ADMIN_SCOPE = "admin"
+SYSTEM_KEY_ID = "system"
+
+# Every scope a key may carry; a service adding routes adds its scopes here.
+SCOPES: dict[str, str] = {
+    ALL_SCOPES: "every scope, like admin",
+    ADMIN_SCOPE: "every scope: communities, bindings, keys and all reads and writes",
+    "events:write": "send community events (integrator REST)",
+    "events:read": "list received events",
+    "members:read": "look up members and their identities",
+    "members:write": "link identities, merge and unmerge members",
+}
 
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
 _KEY = re.compile(r"hth_(?P<key_id>[a-z0-9]{8})_[A-Za-z0-9_-]{32,256}")
@@ -45,6 +57,7 @@ class StoredKey:
     scopes: frozenset[str]
     community_ids: frozenset[str] | None = None
     revoked: bool = False
+    tenant_deleted: bool = False
 
 
 class ApiKeyStore(Protocol):
@@ -56,13 +69,37 @@ class ApiKeyStore(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Principal:
-    """Who is calling: a tenant, through one API key, with its scopes and communities."""
+class Caller:
+    """Who is calling (the auth subject): a tenant, through one API key, with its scopes.
+
+    Repositories take a Caller and start every statement from a select scoped by it:
+    the tenant always, and the key's communities when the key is bound to some.
+    """
 
     tenant_id: str
     key_id: str
     scopes: frozenset[str]
     community_ids: frozenset[str] | None = None  # None: every community of the tenant
+
+    @classmethod
+    def system(cls, tenant_id: str) -> Caller:
+        """Hearth itself acting for a tenant (consumers, connectors): every community."""
+        return cls(tenant_id=tenant_id, key_id=SYSTEM_KEY_ID, scopes=frozenset({ALL_SCOPES}))
+
+    @classmethod
+    def for_community(cls, tenant_id: str, community_id: str) -> Caller:
+        """A verified platform delivery: acts in its binding's community only."""
+        return cls(
+            tenant_id=tenant_id,
+            key_id=SYSTEM_KEY_ID,
+            scopes=frozenset({ALL_SCOPES}),
+            community_ids=frozenset({community_id}),
+        )
+
+    @property
+    def tenant_wide(self) -> bool:
+        """Whether the key covers every community of its tenant."""
+        return self.community_ids is None
 
     def has_scope(self, scope: str) -> bool:
         """Tell whether the key grants scope; `*` and `admin` grant every scope."""
@@ -71,6 +108,32 @@ class Principal:
     def can_access_community(self, community_id: str) -> bool:
         """Tell whether the key is allowed to act on this community."""
         return self.community_ids is None or community_id in self.community_ids
+
+
+# The names routes and tests used before; one type.
+Principal = Caller
+AuthSubject = Caller
+
+
+class UnknownScopes(ValueError):
+    """A key was asked for scopes Hearth does not define."""
+
+    def __init__(self, scopes: Sequence[str]) -> None:
+        self.scopes = list(scopes)
+        super().__init__(
+            f"unknown scope(s) {', '.join(repr(s) for s in scopes)}; "
+            f"known: {', '.join(sorted(SCOPES))}"
+        )
+
+
+def check_scopes(scopes: Sequence[str]) -> list[str]:
+    """The scopes, deduplicated and sorted; UnknownScopes when any is not in SCOPES."""
+    unknown = sorted({scope for scope in scopes if scope not in SCOPES})
+    if unknown:
+        raise UnknownScopes(unknown)
+    if not scopes:
+        raise UnknownScopes(["(none)"])
+    return sorted(set(scopes))
 
 
 def generate_api_key() -> tuple[str, str]:
@@ -90,7 +153,7 @@ def key_id_of(plaintext: str) -> str | None:
     return match["key_id"] if match else None
 
 
-async def authenticate(store: ApiKeyStore, authorization_header: str | None) -> Principal:
+async def authenticate(store: ApiKeyStore, authorization_header: str | None) -> Caller:
     """Resolve an `Authorization: Bearer <key>` header to a Principal or raise Unauthorized."""
     scheme, _, token = (authorization_header or "").strip().partition(" ")
     token = token.strip()
@@ -99,9 +162,9 @@ async def authenticate(store: ApiKeyStore, authorization_header: str | None) -> 
         raise Unauthorized(_INVALID)
     stored = await store.find(key_id)
     matches = hmac.compare_digest(hash_api_key(token), stored.hashed if stored else _NO_HASH)
-    if stored is None or stored.revoked or not matches:
+    if stored is None or stored.revoked or stored.tenant_deleted or not matches:
         raise Unauthorized(_INVALID)
-    return Principal(
+    return Caller(
         tenant_id=stored.tenant_id,
         key_id=stored.key_id,
         scopes=frozenset(stored.scopes),
@@ -109,26 +172,47 @@ async def authenticate(store: ApiKeyStore, authorization_header: str | None) -> 
     )
 
 
-def require_scopes(*scopes: str) -> Callable[..., Awaitable[Principal]]:
-    """Return a dependency that authenticates the caller and demands every scope given."""
+def require_scopes(*scopes: str, tenant_wide: bool = False) -> Callable[..., Awaitable[Caller]]:
+    """Return a dependency that authenticates the caller and demands every scope given.
+
+    With tenant_wide, a key bound to some communities is refused too (403), before the
+    route does anything. An authenticated caller spends one token of its key's rate
+    limit (shared.api.ratelimit) before the scopes are checked.
+    """
+    unknown = [scope for scope in scopes if scope not in SCOPES]
+    if unknown:
+        raise UnknownScopes(unknown)
 
     async def dependency(
         request: Request,
         _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    ) -> Principal:
+    ) -> Caller:
         principal = await authenticate(_store(request), request.headers.get("authorization"))
+        limit_request(request, KEY_POLICY, principal.key_id)
         missing = [scope for scope in scopes if not principal.has_scope(scope)]
         if missing:
             raise Forbidden(
                 f"API key lacks scope {', '.join(repr(s) for s in missing)}.",
                 missing_scopes=missing,
             )
+        if tenant_wide:
+            require_tenant_wide(principal)
+        request.state.caller = principal
         return principal
 
+    # Read by tests that walk every route (the tenancy matrix) to know what it demands.
+    dependency.required_scopes = scopes  # type: ignore[attr-defined]
+    dependency.tenant_wide = tenant_wide  # type: ignore[attr-defined]
     return dependency
 
 
-def require_community(principal: Principal, community_id: str) -> None:
+def require_tenant_wide(principal: Caller) -> None:
+    """Raise Forbidden unless the key covers every community of its tenant."""
+    if not principal.tenant_wide:
+        raise Forbidden("This needs a key that is not limited to some communities.")
+
+
+def require_community(principal: Caller, community_id: str) -> None:
     """Raise Forbidden unless the principal's key covers this community."""
     if not principal.can_access_community(community_id):
         raise Forbidden(f"API key is not allowed to access community {community_id!r}.")
@@ -142,4 +226,5 @@ def _store(request: Request) -> ApiKeyStore:
 
 
 # Any valid key; routes needing more declare e.g. Depends(require_scopes("events:write")).
-PrincipalDep = Annotated[Principal, Depends(require_scopes())]
+PrincipalDep = Annotated[Caller, Depends(require_scopes())]
+CallerDep = PrincipalDep

@@ -48,6 +48,27 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     return position
 
 
+def cursor_int(position: dict[str, Any] | None, key: str) -> int | None:
+    """An integer sort key of a decoded cursor (None without a cursor); BadRequest when a
+    tampered cursor holds anything else, so it is a 400, never a 500."""
+    if position is None or key not in position:
+        return None
+    value = position[key]
+    if isinstance(value, bool) or not isinstance(value, int) or abs(value) > 2**63 - 1:
+        raise BadRequest("Invalid pagination cursor.")
+    return value
+
+
+def cursor_str(position: dict[str, Any] | None, key: str, *, max_length: int = 255) -> str | None:
+    """A string sort key of a decoded cursor (None without a cursor); BadRequest otherwise."""
+    if position is None or key not in position:
+        return None
+    value = position[key]
+    if not isinstance(value, str) or len(value) > max_length or "\x00" in value:
+        raise BadRequest("Invalid pagination cursor.")
+    return value
+
+
 def limit_param(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"page size, 1 to {MAX_LIMIT}")

@@ -16,6 +16,8 @@ tenants = Table(
     Column("id", String(64), primary_key=True),
     Column("name", String(255), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set by delete-tenant; every key of a deleted tenant is refused from then on.
+    Column("deleted_at", DateTime(timezone=True), nullable=True),
 )
 
 api_keys = Table(
@@ -29,4 +31,5 @@ api_keys = Table(
     Column("community_ids", JSON, nullable=True),
     Column("revoked", Boolean, nullable=False, server_default="0"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -12,14 +13,23 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import IntegrityError
 
 from services.ingest import repository
-from services.ingest.api.deps import AdminDep, ContextDep, community_of
+from services.ingest.api.deps import AdminDep, ContextDep, TenantAdminDep, community_of
 from services.ingest.domain.bindings import binding_errors
-from shared.api.pagination import CursorDep, LimitDep, Page, encode_cursor
+from shared.api.pagination import CursorDep, LimitDep, Page, cursor_str, encode_cursor
 from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
 from shared.events.community import Platform
 from shared.events.envelope import new_event_id
 
 router = APIRouter(prefix="/v1/ingest/communities", tags=["ingest: communities"])
+
+
+MAX_OPTIONS_BYTES = 16_384
+
+
+def _small_options(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and len(json.dumps(value, default=str)) > MAX_OPTIONS_BYTES:
+        raise ValueError(f"options take at most {MAX_OPTIONS_BYTES} bytes of JSON")
+    return value
 
 
 def _zone(value: str) -> str:
@@ -88,8 +98,13 @@ class BindingIn(BaseModel):
     options: dict[str, Any] = Field(
         default_factory=dict,
         description="connector options, e.g. {'core_member_role_id': '…'} or "
-        "{'telegram_mode': 'polling'}",
+        "{'telegram_mode': 'polling'}; at most 16 KiB of JSON",
     )
+
+    @field_validator("options")
+    @classmethod
+    def _options_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _small_options(value)
 
 
 class BindingPatch(BaseModel):
@@ -100,6 +115,11 @@ class BindingPatch(BaseModel):
     external_id: str | None = Field(default=None, min_length=1, max_length=512)
     secrets: dict[str, str] | None = None
     options: dict[str, Any] | None = None
+
+    @field_validator("options")
+    @classmethod
+    def _options_size(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        return _small_options(value)
 
 
 class BindingOut(BaseModel):
@@ -150,14 +170,19 @@ def _invalid(errors: list[dict[str, str]]) -> Problem:
     responses=PROBLEM_RESPONSES,
     summary="Create a community",
 )
-async def create_community(body: CommunityIn, principal: AdminDep, ctx: ContextDep) -> CommunityOut:
-    """Create a community of the caller's tenant; bind platform spaces to it next."""
+async def create_community(
+    body: CommunityIn, principal: TenantAdminDep, ctx: ContextDep
+) -> CommunityOut:
+    """Create a community of the caller's tenant; bind platform spaces to it next.
+
+    Needs an admin key for every community of the tenant (403 for a key limited to some,
+    before anything is written)."""
     community_id = new_event_id()
     async with ctx.db.transaction() as session:
         await repository.insert_community(
             session,
+            principal,
             community_id=community_id,
-            tenant_id=principal.tenant_id,
             name=body.name,
             time_zone=body.time_zone,
         )
@@ -169,14 +194,10 @@ async def list_communities(
     principal: AdminDep, ctx: ContextDep, limit: LimitDep, cursor: CursorDep
 ) -> Page[CommunityOut]:
     """Communities of the caller's tenant, by id."""
-    after = str(cursor["after"]) if cursor else None
+    after = cursor_str(cursor, "after")
     async with ctx.db.sessions() as session:
         rows = await repository.list_communities(
-            session,
-            principal.tenant_id,
-            after_id=after,
-            limit=limit + 1,
-            only=principal.community_ids,
+            session, principal, after_id=after, limit=limit + 1
         )
     items = [_community(row) for row in rows[:limit]]
     more = len(rows) > limit
@@ -198,7 +219,8 @@ async def patch_community(
     values = body.model_dump(exclude_none=True)
     if values:
         async with ctx.db.transaction() as session:
-            await repository.update_community(session, principal.tenant_id, community_id, values)
+            if not await repository.update_community(session, principal, community_id, values):
+                raise NotFound(f"No community {community_id!r}.")
     return await get_community(community_id, principal, ctx)
 
 
@@ -212,7 +234,8 @@ async def delete_community(community_id: str, principal: AdminDep, ctx: ContextD
     """Delete a community and its bindings; its webhooks stop being accepted at once."""
     await community_of(ctx, principal, community_id)
     async with ctx.db.transaction() as session:
-        await repository.delete_community(session, principal.tenant_id, community_id)
+        if not await repository.delete_community(session, principal, community_id):
+            raise NotFound(f"No community {community_id!r}.")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -238,8 +261,8 @@ async def create_binding(
         async with ctx.db.transaction() as session:
             await repository.insert_binding(
                 session,
+                principal,
                 id=binding_id,
-                tenant_id=principal.tenant_id,
                 community_id=community_id,
                 platform=body.platform.value,
                 external_id=body.external_id,
@@ -261,7 +284,7 @@ async def list_bindings(
     """Every binding of a community (a community has few, so one page)."""
     await community_of(ctx, principal, community_id)
     async with ctx.db.sessions() as session:
-        rows = await repository.list_bindings(session, principal.tenant_id, community_id)
+        rows = await repository.list_bindings(session, principal, community_id)
     return Page(items=[_binding(row) for row in rows], next_cursor=None)
 
 
@@ -270,8 +293,8 @@ async def _binding_row(
 ) -> RowMapping:
     await community_of(ctx, principal, community_id)
     async with ctx.db.sessions() as session:
-        row = await repository.get_binding(session, binding_id)
-    if row is None or row["community_id"] != community_id:
+        row = await repository.get_binding(session, principal, community_id, binding_id)
+    if row is None:
         raise NotFound(f"No binding {binding_id!r} in community {community_id!r}.")
     return row
 
@@ -309,7 +332,7 @@ async def patch_binding(
         values["options"] = body.options
     try:
         async with ctx.db.transaction() as session:
-            await repository.update_binding(session, binding_id, values)
+            await repository.update_binding(session, principal, community_id, binding_id, values)
     except IntegrityError as exc:
         raise Conflict(f"{platform} {external_id!r} is already bound to a community.") from exc
     return await get_binding(community_id, binding_id, principal, ctx)
@@ -327,5 +350,5 @@ async def delete_binding(
     """Unbind a platform space; its webhooks are refused from now on."""
     await _binding_row(community_id, binding_id, principal, ctx)
     async with ctx.db.transaction() as session:
-        await repository.delete_binding(session, binding_id)
+        await repository.delete_binding(session, principal, community_id, binding_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,8 @@ def ingest_context(request: Request) -> IngestContext:
 
 ContextDep = Annotated[IngestContext, Depends(ingest_context)]
 AdminDep = Annotated[Principal, Depends(require_scopes("admin"))]
+# Acts on the tenant as a whole (e.g. creates a community): no community-limited keys.
+TenantAdminDep = Annotated[Principal, Depends(require_scopes("admin", tenant_wide=True))]
 EventsWriteDep = Annotated[Principal, Depends(require_scopes("events:write"))]
 EventsReadDep = Annotated[Principal, Depends(require_scopes("events:read"))]
 MembersReadDep = Annotated[Principal, Depends(require_scopes("members:read"))]
@@ -30,10 +32,12 @@ MembersWriteDep = Annotated[Principal, Depends(require_scopes("members:write"))]
 async def community_of(
     context: IngestContext, principal: Principal, community_id: str
 ) -> RowMapping:
-    """The caller's community, or 404 (403 when the key is limited to other communities)."""
+    """The caller's community, or 404 (403 when the key is limited to other communities).
+
+    The read itself is scoped by the caller (repository.readable_communities)."""
     require_community(principal, community_id)
     async with context.db.sessions() as session:
-        row = await repository.get_community(session, principal.tenant_id, community_id)
+        row = await repository.get_community(session, principal, community_id)
     if row is None:
         raise NotFound(f"No community {community_id!r}.")
     return row

@@ -17,11 +17,13 @@ from services.ingest.api.deps import ContextDep, EventsReadDep, EventsWriteDep, 
 from services.ingest.metrics import EVENTS_TOTAL
 from services.ingest.schemas import MAX_BATCH, BatchIn, EventIn
 from shared.api.auth import Principal
+from shared.api.limits import declared_cap
 from shared.api.openapi import inline_schema
-from shared.api.pagination import CursorDep, LimitDep, Page, encode_cursor
+from shared.api.pagination import CursorDep, LimitDep, Page, cursor_int, encode_cursor
 from shared.api.problems import (
     PROBLEM_RESPONSES,
     BadRequest,
+    NotFound,
     PayloadTooLarge,
     Problem,
     ServiceUnavailable,
@@ -31,7 +33,7 @@ from shared.bus.port import BusUnavailable
 from shared.events.community import Actor, CommunityEvent, CommunityEventType, Platform
 
 router = APIRouter(prefix="/v1/ingest/events", tags=["ingest: events"])
-MAX_BODY = 8 * 1024 * 1024
+MAX_BODY = 8 * 1024 * 1024  # a batch of 1,000 events; enforced while it streams in
 
 
 class ItemResult(BaseModel):
@@ -57,9 +59,15 @@ _BODY_SCHEMA = inline_schema(EventIn, BatchIn)
     responses={**PROBLEM_RESPONSES, 207: {"model": EventsAccepted, "description": "some rejected"}},
     response_model=EventsAccepted,
     summary="Send community events",
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"application/json": {"schema": _BODY_SCHEMA}}}
-    },
+    openapi_extra=declared_cap(
+        {
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _BODY_SCHEMA}},
+            }
+        },
+        MAX_BODY,
+    ),
 )
 async def send_events(
     request: Request,
@@ -112,6 +120,7 @@ async def send_events(
             ctx.bus,
             [draft for _, draft in drafts],
             traceparent=getattr(request.state, "traceparent", None),
+            caller=principal,
         )
     except BusUnavailable as exc:
         raise ServiceUnavailable(
@@ -125,7 +134,10 @@ async def send_events(
         EVENTS_TOTAL.labels(source="api", outcome=result.status).inc()
     rejected = any(r.status == "rejected" for r in items)
     if rejected and single:
-        raise Problem("The event was rejected.", status=422, errors=items[0].errors or [])
+        errors = items[0].errors or []
+        if any(e.get("type") == "not_found" for e in errors):
+            raise NotFound("No such community for this key.")
+        raise Problem("The event was rejected.", status=422, errors=errors)
     status_code = 207 if rejected else 200
     answer = EventsAccepted(items=items).model_dump(mode="json", exclude_none=True)
     if idempotency_key:
@@ -167,19 +179,15 @@ def _items_of(body: bytes) -> tuple[list[Any], bool]:
 
 
 async def _accessible(ctx: ContextDep, principal: Principal, community_id: str) -> bool:
-    if not principal.can_access_community(community_id):
-        return False
     async with ctx.db.sessions() as session:
-        return (
-            await repository.get_community(session, principal.tenant_id, community_id) is not None
-        )
+        return await repository.get_community(session, principal, community_id) is not None
 
 
 async def _replay(
     ctx: ContextDep, principal: Principal, key: str, request_hash: str
 ) -> JSONResponse | None:
     async with ctx.db.sessions() as session:
-        stored = await repository.get_idempotent(session, principal.tenant_id, key)
+        stored = await repository.get_idempotent(session, principal, key)
     if stored is None:
         return None
     if stored["request_hash"] != request_hash:
@@ -237,11 +245,11 @@ async def list_events(
 ) -> Page[CommunityEvent]:
     """Recent normalized events of a community, newest first: what Hearth received."""
     await community_of(ctx, principal, community_id)
-    before = int(cursor["before"]) if cursor and "before" in cursor else None
+    before = cursor_int(cursor, "before")
     async with ctx.db.sessions() as session:
         rows = await repository.list_received(
             session,
-            principal.tenant_id,
+            principal,
             community_id,
             before_seq=before,
             limit=limit + 1,

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from services.ingest import identity, repository
 from services.ingest.api.deps import ContextDep, MembersReadDep, MembersWriteDep
 from services.ingest.domain.identity import KnownIdentity, suggest_links
+from services.ingest.repository import TenantScope
 from shared.api.pagination import Page
 from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound
 from shared.events.community import Platform
@@ -85,12 +86,12 @@ class SuggestionOut(BaseModel):
     reason: str
 
 
-async def _member(ctx: ContextDep, tenant_id: str, member_id: str) -> MemberOut:
+async def _member(ctx: ContextDep, caller: TenantScope, member_id: str) -> MemberOut:
     async with ctx.db.sessions() as session:
-        member = await repository.get_member(session, tenant_id, member_id)
+        member = await repository.get_member(session, caller, member_id)
         if member is None:
             raise NotFound(f"No member {member_id!r}.")
-        rows = await repository.identities_of(session, tenant_id, [member_id])
+        rows = await repository.identities_of(session, caller, [member_id])
     found = [IdentityOut.model_validate(dict(row)) for row in rows]
     return MemberOut(
         id=member_id,
@@ -110,17 +111,15 @@ async def find_member(
 ) -> Page[MemberOut]:
     """The member owning a platform account (zero or one item)."""
     async with ctx.db.sessions() as session:
-        row = await repository.identity_row(
-            session, principal.tenant_id, platform.value, platform_user_id
-        )
-    items = [await _member(ctx, principal.tenant_id, row["member_id"])] if row else []
+        row = await repository.identity_row(session, principal, platform.value, platform_user_id)
+    items = [await _member(ctx, principal, row["member_id"])] if row else []
     return Page(items=items, next_cursor=None)
 
 
 @router.get("/members/{member_id}", responses=PROBLEM_RESPONSES, summary="Get a member")
 async def get_member(member_id: str, principal: MembersReadDep, ctx: ContextDep) -> MemberOut:
     """A member with all its identities."""
-    return await _member(ctx, principal.tenant_id, member_id)
+    return await _member(ctx, principal, member_id)
 
 
 @router.post(
@@ -137,7 +136,7 @@ async def link_identity(
         async with ctx.db.transaction() as session:
             await identity.link_identity(
                 session,
-                principal.tenant_id,
+                principal,
                 member_id,
                 platform=body.platform.value,
                 platform_user_id=body.platform_user_id,
@@ -152,7 +151,7 @@ async def link_identity(
             if isinstance(exc, identity.IdentityConflict)
             else "That account was linked concurrently; retry."
         ) from exc
-    return await _member(ctx, principal.tenant_id, member_id)
+    return await _member(ctx, principal, member_id)
 
 
 @router.get(
@@ -164,7 +163,7 @@ async def suggestions(
     member_id: str, principal: MembersReadDep, ctx: ContextDep
 ) -> Page[SuggestionOut]:
     """Candidates to link or merge, best first, each with a confidence and the reason."""
-    member = await _member(ctx, principal.tenant_id, member_id)
+    member = await _member(ctx, principal, member_id)
     mine = [
         KnownIdentity(member_id, i.platform.value, i.platform_user_id, i.username, i.display_name)
         for i in member.identities
@@ -172,7 +171,7 @@ async def suggestions(
     async with ctx.db.sessions() as session:
         others = await repository.lookalike_identities(
             session,
-            principal.tenant_id,
+            principal,
             [i.username for i in member.identities if i.username],
             [i.display_name for i in member.identities if i.display_name],
         )
@@ -198,7 +197,7 @@ async def merge(body: MergeIn, principal: MembersWriteDep, ctx: ContextDep) -> M
         async with ctx.db.transaction() as session:
             merge_id = await identity.merge_members(
                 session,
-                principal.tenant_id,
+                principal,
                 target=body.target_member_id,
                 source=body.source_member_id,
                 reason=body.reason,
@@ -209,6 +208,8 @@ async def merge(body: MergeIn, principal: MembersWriteDep, ctx: ContextDep) -> M
         raise Conflict(str(exc)) from exc
     return MergeOut(
         merge_id=merge_id,
+        # Both were the caller's to merge; the source, now without identities, is
+        # shown although no community places it any more.
         target=await _member(ctx, principal.tenant_id, body.target_member_id),
         source=await _member(ctx, principal.tenant_id, body.source_member_id),
     )
@@ -219,7 +220,7 @@ async def undo_merge(merge_id: str, principal: MembersWriteDep, ctx: ContextDep)
     """Give the source member back the identities the merge moved."""
     try:
         async with ctx.db.transaction() as session:
-            target, source = await identity.unmerge(session, principal.tenant_id, merge_id)
+            target, source = await identity.unmerge(session, principal, merge_id)
     except identity.UnknownMember as exc:
         raise NotFound(f"No {exc}.") from exc
     except identity.IdentityConflict as exc:

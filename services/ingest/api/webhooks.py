@@ -22,6 +22,7 @@ from shared.api.problems import (
     ServiceUnavailable,
     Unauthorized,
 )
+from shared.api.ratelimit import BINDING_POLICY, TooManyRequests, limit_request
 from shared.bus.port import BusUnavailable
 from shared.events.community import Platform
 from shared.events.envelope import utcnow
@@ -59,8 +60,8 @@ async def receive_webhook(
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="too_large").inc()
         raise PayloadTooLarge(f"Body exceeds {ctx.settings.max_body_bytes} bytes.")
     async with ctx.db.sessions() as session:
-        binding = await repository.get_binding(session, binding_id)
-    if binding is None or binding["platform"] != kind.value:
+        binding = await repository.binding_for_delivery(session, kind.value, binding_id)
+    if binding is None:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="unknown_binding").inc()
         raise NotFound(f"No {kind} binding {binding_id!r}.")
     headers = {name.lower(): value for name, value in request.headers.items()}
@@ -78,6 +79,13 @@ async def receive_webhook(
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="bad_signature").inc()
         log.warning("rejected %s webhook for binding %s: %s", kind, binding_id, exc)
         raise Unauthorized(f"Signature check failed: {exc}") from exc
+    # Counted once the delivery is known to be the binding's own, so strangers cannot
+    # spend a binding's quota; a flood from one binding is answered 429, not queued.
+    try:
+        limit_request(request, BINDING_POLICY, binding_id)
+    except TooManyRequests:
+        WEBHOOKS_TOTAL.labels(platform=kind, outcome="rate_limited").inc()
+        raise
     binding_ctx = BindingContext(
         tenant_id=binding["tenant_id"],
         community_id=binding["community_id"],
