@@ -1,8 +1,21 @@
 """Transactional outbox: events are written with the state change, published after commit.
 
-The relay claims pending rows (FOR UPDATE SKIP LOCKED on PostgreSQL so several relays
-share the work), publishes them durably, then marks them. A relay that dies between
-publishing and marking publishes those rows again: consumers dedupe by event id.
+Per-key order is the order rows were committed in, whatever the number of replicas:
+
+- one relay per service schema publishes, the leader of `outbox-relay:<table>` (a
+  PostgreSQL advisory lock on its own connection, shared/db/leadership.py); the other
+  replicas' relays stand by and take over within seconds when the leader goes;
+- the leader reads a batch of pending rows in id order without locking them, publishes it
+  (returning only once every record is acknowledged), then marks it in a short
+  transaction: nothing holds a row lock or a transaction while Kafka is slow;
+- a relay that dies between publishing and marking publishes those rows again, in the same
+  order: consumers dedupe by event id, so the effect is applied once.
+
+Two relays that overlap for a moment (a leader that has not yet noticed that its lock is
+gone) only publish some rows twice, each in id order: the first copy of every row still
+comes after the first copies of the rows before it, so per-key order after dedup holds.
+That is why this leadership is not fenced (no takeover delay). SQLite, the embedded mode,
+is one process with one relay.
 """
 
 from __future__ import annotations
@@ -12,17 +25,22 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import RowMapping, Table, delete, func, select, update
+from sqlalchemy import RowMapping, Table, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.bus.port import Bus, BusUnavailable, Outgoing, envelope_message
 from shared.db.engine import Database
+from shared.db.leadership import Leadership, LeaseTiming
+from shared.db.retention import prune
 from shared.events.envelope import Envelope, utcnow
 from shared.observability.metrics import OUTBOX_PENDING, OUTBOX_PUBLISHED_TOTAL
 
 log = logging.getLogger(__name__)
+
+RELAY_LEADERSHIP = LeaseTiming(acquire_every=1.0, check_every=1.0, lease=3.0, stop_within=5.0)
+"""A standby relay tries the lock every second; the leader checks its lock every second."""
 
 
 @dataclass
@@ -73,8 +91,8 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         interval: float = 0.5,
-        retention: timedelta = timedelta(days=1),
         after_publish: Callable[[], Awaitable[None]] | None = None,
+        leadership: LeaseTiming | None = None,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -82,24 +100,29 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.interval = interval
-        self.retention = retention
         self._after_publish = after_publish
         self._wake = asyncio.Event()
+        self.leadership = Leadership(
+            db,
+            f"outbox-relay:{table.name}",
+            timing=leadership or RELAY_LEADERSHIP,
+            fenced=False,
+        )
 
     def wake(self) -> None:
         """Ask the relay to look for rows now instead of at its next tick."""
         self._wake.set()
 
     async def run(self) -> None:
+        """Publish while this replica leads the service's relays, until cancelled."""
+        await self.leadership.run(self._publish_forever)
+
+    async def _publish_forever(self) -> None:
         """Publish until cancelled; a broker outage only delays, never drops, rows."""
-        ticks = 0
         while True:
             try:
                 while await self.publish_pending() == self.batch_size:
                     pass
-                ticks += 1
-                if ticks % 1000 == 0:
-                    await self.purge_published(utcnow() - self.retention)
             except BusUnavailable as exc:
                 log.warning("outbox relay of %s waiting for the bus: %s", self.service, exc)
             with contextlib.suppress(TimeoutError):
@@ -107,23 +130,22 @@ class OutboxRelay:
             self._wake.clear()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; return how many were published."""
-        async with self.db.transaction() as session:
-            query = (
-                select(self.table)
-                .where(self.table.c.published_at.is_(None))
-                .order_by(self.table.c.id)
-                .limit(self.batch_size)
-            )
-            if self.db.is_postgres:
-                query = query.with_for_update(skip_locked=True)
+        """Publish the oldest batch of pending rows, then mark it; return how many."""
+        query = (
+            select(self.table)
+            .where(self.table.c.published_at.is_(None))
+            .order_by(self.table.c.id)
+            .limit(self.batch_size)
+        )
+        async with self.db.sessions() as session:  # a read: no lock, ended before publishing
             rows = (await session.execute(query)).mappings().all()
-            if not rows:
-                OUTBOX_PENDING.labels(service=self.service).set(0)
-                return 0
-            await self.bus.publish_many([_outgoing(row) for row in rows])
-            if self._after_publish is not None:
-                await self._after_publish()
+        if not rows:
+            OUTBOX_PENDING.labels(service=self.service).set(0)
+            return 0
+        await self.bus.publish_many([_outgoing(row) for row in rows])
+        if self._after_publish is not None:
+            await self._after_publish()
+        async with self.db.transaction() as session:
             await session.execute(
                 update(self.table)
                 .where(self.table.c.id.in_([row["id"] for row in rows]))
@@ -139,13 +161,12 @@ class OutboxRelay:
             query = select(func.count()).where(self.table.c.published_at.is_(None))
             return int((await session.execute(query)).scalar_one())
 
-    async def purge_published(self, before: datetime) -> int:
-        """Delete rows published before `before`; return how many."""
-        async with self.db.transaction() as session:
-            result = await session.execute(
-                delete(self.table).where(self.table.c.published_at < before)
-            )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+    async def purge_published(self, before: datetime, *, batch_size: int = 1000) -> int:
+        """Delete rows published before `before`, in bounded batches; return how many.
+
+        The host's retention loop does this every hour (shared/db/retention.py).
+        """
+        return await prune(self.db, self.table, "published_at", before, batch_size=batch_size)
 
     async def _report_pending(self) -> None:
         OUTBOX_PENDING.labels(service=self.service).set(await self.pending())
