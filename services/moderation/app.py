@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.moderation.api import router
+from services.moderation.context import setup
 from services.moderation.handlers import HANDLERS
 from services.moderation.settings import Settings
 from services.moderation.tables import metadata
@@ -12,6 +13,7 @@ from services.moderation.uow import ModerationUoW
 from shared.service import ServiceSpec
 
 SPEC = ServiceSpec(
+    setup=setup,
     name="moderation",
     metadata=metadata,
     handlers=HANDLERS,

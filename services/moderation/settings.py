@@ -1,5 +1,6 @@
 """Settings of the moderation service (env prefix HEARTH_MODERATION_)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,13 @@ class Settings(ServiceSettings):
     """Everything the moderation service reads from its environment."""
 
     model_config = SettingsConfigDict(env_prefix="HEARTH_MODERATION_", extra="ignore")
+
+    regex_timeout_ms: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="how long one rule's pattern may run on one message before it is cut off",
+    )
+    compiled_rulesets: int = Field(
+        default=1024, ge=1, description="compiled rulesets kept in memory (LRU)"
+    )

@@ -6,19 +6,20 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.moderation.repository import Decisions
+from services.moderation.repository import Decisions, Rulesets
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
 
 
 class ModerationUoW(UnitOfWork):
-    """What moderation handlers and routes touch: `uow.decisions` and `uow.outbox`."""
+    """What moderation handlers and routes touch: `uow.rulesets`, `uow.decisions`, `uow.outbox`."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
     ) -> None:
         super().__init__(session, outbox, context=context, group=group)
+        self.rulesets = Rulesets(session)
         self.decisions = Decisions(session)
 
 
