@@ -10,6 +10,7 @@ from __future__ import annotations
 from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
 from services.moderation.domain.engine import Evaluation
+from services.moderation.metrics import DECISIONS_TOTAL, REGEX_TIMEOUTS_TOTAL
 from services.moderation.uow import ModerationUoW
 from shared.api.auth import Principal
 from shared.db.consuming import Handler
@@ -98,7 +99,12 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
         acted=act,
         occurred_at=event.occurred_at,
     )
-    if not added or event.backfilled:
+    if not added:
+        return
+    DECISIONS_TOTAL.labels(evaluation.verdict.value, str(event.backfilled).lower()).inc()
+    if evaluation.timed_out:
+        REGEX_TIMEOUTS_TOTAL.inc(len(evaluation.timed_out))
+    if event.backfilled:
         return
     await _publish(event, evaluation, uow, act=act)
 

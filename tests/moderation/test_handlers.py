@@ -162,3 +162,30 @@ async def test_flood_counts_the_members_messages_in_the_window(moderation: Moder
         await moderation.send(event)
         verdicts.append((await stored(moderation, event.event_id))["verdict"])
     assert verdicts == ["allow", "allow", "hide"]
+
+
+@pytest.mark.parametrize("moderation", ["memory"], indirect=True)  # cheap; Kafka above
+async def test_a_catastrophic_pattern_in_a_communitys_rules_cannot_stall_the_consumer(
+    moderation: Moderation,
+) -> None:
+    community = f"c{ULID()}".lower()
+    rules = (
+        "rules:\n"
+        "  - {id: evil, kind: regex, patterns: ['(a|aa)+$'], action: remove, reason: r}\n"
+        "  - {id: spoilers, kind: keywords, words: [spoiler], action: hide, reason: s}\n"
+    )
+    put = await moderation.client.put(
+        f"/v1/moderation/communities/{community}/rules", content=rules, headers=moderation.auth()
+    )
+    assert put.status_code == 200, put.text
+    slow = message(community, moderation.tenant_id, "spoiler " + "a" * 60 + "!")
+    after = message(community, moderation.tenant_id, "spoiler")
+    await moderation.send(slow)
+    await moderation.send(after)
+    cut_off = await stored(moderation, slow.event_id)
+    assert (cut_off["verdict"], cut_off["timed_out"], cut_off["rule_ids"]) == (
+        "hide",
+        ["evil"],
+        ["spoilers"],
+    )
+    assert (await stored(moderation, after.event_id))["verdict"] == "hide"
