@@ -1,5 +1,150 @@
 """HTTP routes of the insights service, under /v1/insights/."""
 
-from fastapi import APIRouter
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from services.insights.domain.clustering import cluster_batch, representatives
+from services.insights.domain.intents import Intent
+from services.insights.domain.labels import label_clusters
+from services.insights.domain.text import fingerprint
+from services.insights.embedding import encode_async
+from services.insights.intents import load_model
+from services.insights.schemas import (
+    MAX_ANALYZE_ITEMS,
+    AnalyzedCluster,
+    AnalyzeIn,
+    AnalyzeOut,
+    ClusterList,
+    Representative,
+    StoredCluster,
+)
+from services.insights.uow import InsightsUoW, TransactionDep
+from shared.api.auth import Caller, require_community, require_scopes
+from shared.api.problems import PROBLEM_RESPONSES, PayloadTooLarge, Problem
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
+
+# Any valid key may analyse its own export: nothing is read or stored.
+AnyKeyDep = Annotated[Caller, Depends(require_scopes())]
+# Clusters quote members' messages, which is what `events:read` lets a key see.
+ReadDep = Annotated[Caller, Depends(require_scopes("events:read"))]
+
+
+class DuplicateIds(Problem):
+    """Two items share an id, so the answer could not tell them apart."""
+
+    status = 422
+
+
+def _majority(intents: list[Intent]) -> Intent:
+    counts = Counter(intents)
+    return max(Intent, key=lambda intent: (counts[intent], intent is not Intent.OTHER))
+
+
+@router.post(
+    "/analyze",
+    response_model=AnalyzeOut,
+    summary="Cluster an export of messages (stores nothing)",
+    description=(
+        "Embeds each text with the packaged multilingual encoder, clusters them online "
+        "(nearest centroid above a similarity threshold, close centroids merged), and labels "
+        "each cluster by c-TF-IDF keywords in its languages, with its most frequent intent. "
+        f"Up to {MAX_ANALYZE_ITEMS:,} items; more is 413. Near-identical texts land in one "
+        "cluster. English and Russian paraphrases of one topic land together."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def analyze(body: AnalyzeIn, _caller: AnyKeyDep) -> AnalyzeOut:
+    """Cluster the items given and return the clusters with their item ids."""
+    if len(body.items) > MAX_ANALYZE_ITEMS:
+        raise PayloadTooLarge(
+            f"At most {MAX_ANALYZE_ITEMS:,} items per request; this one has {len(body.items):,}."
+        )
+    ids = [item.id for item in body.items]
+    if len(set(ids)) != len(ids):
+        raise DuplicateIds("Every item needs its own id.")
+    texts = [item.text for item in body.items]
+    vectors = await encode_async(texts)
+    model = load_model()
+    labels_of = await asyncio.to_thread(
+        cluster_batch, vectors, [fingerprint(t) for t in texts], prior_centre=model.centre
+    )
+    intents = model.predict(vectors)
+    grouped: dict[str, list[int]] = {}
+    for index, cluster_id in enumerate(labels_of):
+        grouped.setdefault(cluster_id, []).append(index)
+    ordered = sorted(grouped.values(), key=lambda members: (-len(members), members[0]))
+    named = {f"c{n}": members for n, members in enumerate(ordered, start=1)}
+    labels = label_clusters({cid: [texts[i] for i in members] for cid, members in named.items()})
+    return AnalyzeOut(
+        clusters=[
+            AnalyzedCluster(
+                id=cid,
+                label=labels[cid].label,
+                keywords=labels[cid].keywords,
+                intent=_majority([intents[i] for i in members]),
+                items=[ids[i] for i in members],
+            )
+            for cid, members in named.items()
+        ]
+    )
+
+
+@router.get(
+    "/communities/{community_id}/clusters",
+    response_model=ClusterList,
+    summary="A community's feedback clusters",
+    description=(
+        "Clusters built as feedback streams in (explicit feedback, and chat messages the "
+        "intent classifier finds feedback in), biggest first: label and keywords in the "
+        "cluster's languages, intent, size (near-identical messages count once), distinct "
+        "members, and 3 representative messages linking to their source events. Content "
+        "moderation removed is not shown. Needs `events:read` and a key covering the community."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def list_clusters(
+    community_id: str, caller: ReadDep, uow: Annotated[InsightsUoW, TransactionDep]
+) -> ClusterList:
+    """Every cluster of the community the caller may read."""
+    require_community(caller, community_id)
+    by_cluster = await uow.feedback.readable_members(caller, community_id)
+    labels = label_clusters(
+        {cid: [m.text for m in members if not m.duplicate] for cid, members in by_cluster.items()}
+    )
+    items = []
+    for cid, members in by_cluster.items():
+        counted = [m for m in members if not m.duplicate] or members
+        best = representatives([m.vector for m in counted])
+        items.append(
+            StoredCluster(
+                id=cid,
+                label=labels[cid].label,
+                keywords=labels[cid].keywords,
+                intent=_majority([Intent(m.intent) for m in members]),
+                size=len([m for m in members if not m.duplicate]),
+                messages=len(members),
+                members=len({m.member_id or m.event_id for m in members}),
+                representatives=[
+                    Representative(
+                        event_id=counted[i].event_id,
+                        source_event_id=counted[i].source_event_id,
+                        platform=counted[i].platform,
+                        channel_id=counted[i].channel_id,
+                        member_id=counted[i].member_id,
+                        text=counted[i].text,
+                        occurred_at=counted[i].occurred_at,
+                    )
+                    for i in best
+                ],
+                first_at=min(m.occurred_at for m in members),
+                last_at=max(m.occurred_at for m in members),
+            )
+        )
+    items.sort(key=lambda c: (-c.size, -c.members, c.id))
+    return ClusterList(items=items)

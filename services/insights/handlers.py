@@ -5,6 +5,92 @@ Handlers take a typed payload and the service's unit of work, and never commit:
     async def handler(event: CommunityEvent, uow: InsightsUoW) -> None: ...
 """
 
-from shared.db.consuming import Handler
+from __future__ import annotations
 
-HANDLERS: dict[str, Handler] = {}
+import numpy as np
+from ulid import ULID
+
+from services.insights.domain.clustering import OnlineClusterer, blended_centre
+from services.insights.domain.intents import Intent
+from services.insights.domain.text import fingerprint
+from services.insights.embedding import DIMENSIONS, encode_async
+from services.insights.intents import load_model
+from services.insights.repository import NewMember
+from services.insights.uow import InsightsUoW
+from shared.db.consuming import Handler
+from shared.events.community import CommunityEvent, CommunityEventType
+from shared.events.payloads import ModerationDecision
+
+MAX_TEXT = 2_000  # characters embedded; longer feedback is judged by its opening
+
+
+async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
+    """Embed a feedback-bearing message and put it into its community's nearest cluster.
+
+    Explicit feedback is always clustered; a chat message only when the intent
+    classifier finds feedback in it (not `other`). Bots, empty messages and content
+    moderation already removed are skipped.
+    """
+    text = ((event.content.text if event.content else None) or "").strip()
+    if not text or event.actor.is_bot:
+        return
+    feedback = uow.feedback
+    if await feedback.is_clustered(event.event_id) or await feedback.is_removed(event.event_id):
+        return
+    vector = (await encode_async([text[:MAX_TEXT]]))[0]
+    model = load_model()
+    intent = model.predict(vector[None, :])[0]
+    if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
+        return
+    printed = fingerprint(text)
+    duplicate_of = await feedback.cluster_of_fingerprint(
+        event.tenant_id, event.community_id, printed
+    )
+    if duplicate_of is not None:
+        cluster_id, duplicate = duplicate_of, True
+    else:
+        existing = await feedback.clusters_of(event.tenant_id, event.community_id)
+        total = sum((c.total for c in existing), np.zeros(DIMENSIONS, dtype=np.float32))
+        centre = blended_centre(
+            model.centre.astype(np.float32), total, sum(c.count for c in existing)
+        )
+        clusterer = OnlineClusterer(
+            new_id=lambda: str(ULID()), centre=centre.astype(np.float32), clusters=existing
+        )
+        assignment = clusterer.assign(vector, fingerprint=printed)
+        cluster_id, duplicate = assignment.cluster_id, False
+        if assignment.created:
+            await feedback.create_cluster(cluster_id, event.tenant_id, event.community_id)
+        await feedback.add_to_centroid(cluster_id, vector)
+    await feedback.add_member(
+        NewMember(
+            event_id=event.event_id,
+            cluster_id=cluster_id,
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            member_id=event.actor.member_id,
+            platform=event.platform.value,
+            channel_id=event.channel_id,
+            source_event_id=event.source_event_id,
+            text=text,
+            fingerprint=printed,
+            duplicate=duplicate,
+            intent=intent.value,
+            vector=vector,
+            occurred_at=event.occurred_at,
+        )
+    )
+
+
+async def remove_from_cluster(decision: ModerationDecision, uow: InsightsUoW) -> None:
+    """Content moderation removed leaves its cluster, and is never clustered later."""
+    await uow.feedback.remove_content(
+        decision.tenant_id, decision.community_id, decision.subject_event_id
+    )
+
+
+HANDLERS: dict[str, Handler] = {
+    "community.message.created": cluster_feedback,
+    "community.feedback.submitted": cluster_feedback,
+    "moderation.content.removed": remove_from_cluster,
+}

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-Matrix = npt.NDArray[np.float32]
+Matrix = npt.NDArray[np.floating[Any]]
 
 
 class Intent(StrEnum):
