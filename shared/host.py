@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -36,6 +36,12 @@ from shared.tenancy.api import admin_router
 from shared.tenancy.repository import SqlApiKeyStore, migrate_tenancy
 
 log = logging.getLogger(__name__)
+
+# Bounds of Host.stop, so SIGTERM ends a service within a 15 s grace period even when a
+# dependency just went away: background tasks get this long to end once cancelled...
+STOP_TASKS_SECONDS = 5.0
+# ...then the bus and the databases get this long to close, all at once.
+CLOSE_SECONDS = 5.0
 
 
 @dataclass
@@ -136,17 +142,17 @@ class Host:
             self.on_started(self)
 
     async def stop(self) -> None:
-        """Cancel the background tasks, then close the bus and the databases."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
-        await self.bus.stop()
+        """Cancel the background tasks, then close the bus and the databases, all in bounded
+        time (STOP_TASKS_SECONDS, then CLOSE_SECONDS), logging whatever had to be cut."""
+        tasks, self._tasks = self._tasks, []
+        await _cancel_all(tasks, STOP_TASKS_SECONDS)
+        closing = {"bus": self.bus.stop()}
         for hosted in self.services:
-            await hosted.db.dispose()
-        await self.tenancy_db.dispose()
+            closing[f"database of {hosted.spec.name}"] = hosted.db.dispose()
+        closing["tenancy database"] = self.tenancy_db.dispose()
+        await asyncio.gather(
+            *(_bounded(what, step, CLOSE_SECONDS) for what, step in closing.items())
+        )
 
     @asynccontextmanager
     async def _lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
@@ -233,6 +239,45 @@ async def _consumers_ready(hosted: HostedService) -> None:
         await runtime.check()
 
 
+async def _cancel_all(tasks: list[asyncio.Task[None]], seconds: float) -> None:
+    """Cancel the tasks and wait up to `seconds` for them; log those left running or failing.
+
+    A task is cancelled again every half second: a loop whose driver turned the first
+    cancellation into an error it retries (asyncpg mid-query) ends on the next one.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    pending = set(tasks)
+    while pending and (left := deadline - loop.time()) > 0:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(0.5, left))
+    done = [task for task in tasks if task.done()]
+    if pending:
+        log.error(
+            "stopping: %s still running %gs after cancel; left behind",
+            ", ".join(sorted(task.get_name() for task in pending)),
+            seconds,
+        )
+    for task in done:
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "stopping: %s ended with an error",
+                task.get_name(),
+                exc_info=task.exception(),
+            )
+
+
+async def _bounded(what: str, step: Awaitable[None], seconds: float) -> None:
+    """Await one closing step for at most `seconds`; log it when it fails or is cut."""
+    try:
+        await asyncio.wait_for(step, seconds)
+    except TimeoutError:
+        log.error("stopping: closing the %s took over %gs; cut", what, seconds)
+    except Exception:
+        log.exception("stopping: closing the %s failed", what)
+
+
 async def _supervise(run: Callable[[], Awaitable[None]], name: str) -> None:
     """Restart a background loop that crashed (database or broker outage) with backoff."""
     delay = 0.5
@@ -240,7 +285,14 @@ async def _supervise(run: Callable[[], Awaitable[None]], name: str) -> None:
         try:
             await run()
             return
-        except Exception:  # keep the service alive; the log says what broke
+        except Exception as exc:  # keep the service alive; the log says what broke
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                # Cancelled in the middle of a driver call, which reported the cancellation
+                # as its own error (asyncpg: "connection was closed in the middle of
+                # operation"): the host is stopping, so this is no crash to restart.
+                log.info("%s stopped (%s while cancelling)", name, type(exc).__name__)
+                raise asyncio.CancelledError from exc
             log.exception("%s crashed; restarting in %.1fs", name, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30)
