@@ -119,6 +119,8 @@ def serve_service(service: str, *, host: str | None = None, port: int | None = N
         port=port or settings.port,
         log_config=None,
         access_log=False,
+        # requests still open on SIGTERM get this long; then the host stops (shared/host.py)
+        timeout_graceful_shutdown=5,
     )
 
 
