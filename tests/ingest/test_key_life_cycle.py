@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from typer.testing import CliRunner
 
@@ -77,7 +79,8 @@ async def test_the_admin_api_lists_creates_revokes_and_deletes(ingest: Ingest) -
     assert after.status_code == 401
 
 
-def test_the_cli_lists_revokes_and_deletes(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_cli_lists_revokes_and_deletes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)  # the embedded files under tmp_path
     runner = CliRunner()
     data = ["--data-dir", str(tmp_path)]
     assert runner.invoke(cli, ["admin", "create-tenant", "acme", *data]).exit_code == 0
