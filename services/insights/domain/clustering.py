@@ -227,7 +227,7 @@ def representatives(vectors: npt.ArrayLike, k: int = 3) -> list[int]:
     if len(matrix) == 0:
         return []
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    matrix = matrix / np.where(norms > 0, norms, 1.0)
-    centroid = unit(matrix.mean(axis=0))
-    order = np.argsort(-(matrix @ centroid), kind="stable")
+    units = matrix / np.where(norms > 0, norms, 1.0)
+    centroid = unit(units.mean(axis=0))
+    order = np.argsort(-(units @ centroid), kind="stable")
     return [int(i) for i in order[:k]]
