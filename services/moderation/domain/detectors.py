@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import regex
@@ -110,31 +111,49 @@ def _search(
 def _keyword_pattern(word: str) -> str:
     """A keyword as a regex: each letter may repeat, punctuation may sit between letters,
     `*` may stand for a vowel, and a `*` at either end lets the word go on."""
-    prefix, suffix = word.startswith("*"), word.endswith("*")
-    core = word.strip("*")
     parts = []
-    for char in core:
+    for char in word.strip("*"):
         if char.isspace():
             parts.append(r"\s+")
             continue
         escaped = regex.escape(char)
         parts.append(f"[{escaped}*]+" if char in _VOWELS else f"(?:{escaped})+")
-    body = _SEPARATORS.join(parts)
-    left = r"\w*" if prefix else r"(?<!\w)"
-    right = r"\w*" if suffix else r"(?!\w)"
-    return left + body + right
+    left = "" if word.startswith("*") else r"(?<!\w)"
+    right = "" if word.endswith("*") else r"(?!\w)"
+    return left + _SEPARATORS.join(parts) + right
 
 
-def _alternation(words: Iterable[str]) -> regex.Pattern[str] | None:
-    patterns = sorted({_keyword_pattern(w) for w in words if w.strip("* ")})
-    return regex.compile("|".join(patterns), FLAGS) if patterns else None
+_NOT_SKELETON = regex.compile(r"[^\w\s]|_|[" + "".join(sorted(_VOWELS)) + "]")
+_SPACES = regex.compile(r"\s+")
+_RUNS = regex.compile(r"(.)\1+")
+
+
+@lru_cache(maxsize=16384)
+def skeleton(text: str) -> str:
+    """Consonants and digits only, separators dropped, runs collapsed: what every match of
+    a keyword's pattern still contains as a substring of the text's skeleton, so the
+    pattern only runs when the skeleton of the keyword is there (a cheap prefilter)."""
+    return _RUNS.sub(r"\1", _SPACES.sub(" ", _NOT_SKELETON.sub("", text)))
 
 
 @dataclass(frozen=True)
-class _FormPatterns:
+class _Keyword:
+    skeleton: str
+    pattern: regex.Pattern[str]
+
+
+def _keywords(words: Iterable[str]) -> list[_Keyword]:
+    unique = sorted({w for w in words if w.strip("* ")})
+    return [
+        _Keyword(skeleton(w.strip("*")), regex.compile(_keyword_pattern(w), FLAGS)) for w in unique
+    ]
+
+
+@dataclass(frozen=True)
+class _FormKeywords:
     form: str
-    words: regex.Pattern[str]
-    allow: regex.Pattern[str] | None
+    words: list[_Keyword]
+    allow: list[_Keyword]
 
 
 class KeywordDetector:
@@ -143,23 +162,31 @@ class KeywordDetector:
     def __init__(self, rule: KeywordsRule) -> None:
         self.rule_id = rule.id
         self.per_form = [
-            _FormPatterns(form, words, _alternation(_readings(rule.allow, form)))
+            _FormKeywords(form, words, _keywords(_readings(rule.allow, form)))
             for form in ("latin", "cyrillic", "translit")
-            if (words := _alternation(_readings(rule.words, form))) is not None
+            if (words := _keywords(_readings(rule.words, form)))
         ]
 
     def score(self, message: Message, timeout: float) -> float | None:
         """1.0 when a listed word occurs outside an allowed one."""
         text_forms = message.forms
-        for patterns in self.per_form:
-            text = text_forms.get(patterns.form)
-            hits = _search(patterns.words, text, self.rule_id, timeout)
+        for keywords in self.per_form:
+            text = text_forms.get(keywords.form)
+            hits = self._spans(keywords.words, text, timeout)
             if not hits:
                 continue
-            allowed = _search(patterns.allow, text, self.rule_id, timeout) if patterns.allow else []
+            allowed = self._spans(keywords.allow, text, timeout)
             if any(not _inside(hit, allowed) for hit in hits):
                 return 1.0
         return None
+
+    def _spans(self, keywords: list[_Keyword], text: str, timeout: float) -> list[tuple[int, int]]:
+        shape = skeleton(text)
+        spans: list[tuple[int, int]] = []
+        for keyword in keywords:
+            if keyword.skeleton in shape:
+                spans.extend(_search(keyword.pattern, text, self.rule_id, timeout))
+        return spans
 
 
 def _readings(words: Iterable[str], form: str) -> list[str]:

@@ -20,6 +20,7 @@ never confused with `ass`.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
@@ -111,8 +112,6 @@ _TRANSLIT = str.maketrans(
         "я": "ya",
     }
 )
-# Letters whose diacritic is part of the letter in Russian, kept through accent stripping.
-_KEEP_MARKS = {"й", "ё"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,20 +130,19 @@ class Forms:
         return value
 
 
+_FORMAT = re.compile(
+    r"[\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff]"
+)
+# Combining marks, except the breve of й and the diaeresis of ё.
+_MARKS = re.compile(r"(?<![иИ])\u0306|(?<![еЕ])\u0308|[\u0300-\u0305\u0307\u0309-\u036f]")
+
+
 def base(text: str) -> str:
     """NFKC, no format characters, case folded, accents stripped (й and ё kept)."""
-    text = unicodedata.normalize("NFKC", text)
-    text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf").casefold()
+    text = _FORMAT.sub("", unicodedata.normalize("NFKC", text)).casefold()
     if text.isascii():
         return text
-    out = []
-    for ch in text:
-        if ch in _KEEP_MARKS:
-            out.append(ch)
-            continue
-        decomposed = unicodedata.normalize("NFD", ch)
-        out.append("".join(c for c in decomposed if unicodedata.category(c) != "Mn") or ch)
-    return "".join(out)
+    return unicodedata.normalize("NFC", _MARKS.sub("", unicodedata.normalize("NFD", text)))
 
 
 @lru_cache(maxsize=4096)
