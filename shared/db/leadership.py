@@ -51,8 +51,8 @@ class LeaseTiming:
     """How often a standby tries, how often the leader checks, how long a loss may go unseen."""
 
     acquire_every: float = 5.0
-    check_every: float = 1.0
-    lease: float = 3.0
+    check_every: float = 2.0
+    lease: float = 10.0
     stop_within: float = 5.0
 
     def __post_init__(self) -> None:

@@ -29,8 +29,9 @@ from shared.events.community import Platform
 log = logging.getLogger(__name__)
 RELOAD_SECONDS = 30.0
 """How often the loops look for bindings that appeared, changed or went away."""
-LEADERSHIP = LeaseTiming(check_every=1.0, lease=3.0, stop_within=5.0)
-"""How the connector leader is fenced: a standby starts 8 s after it took the lock."""
+LEADERSHIP = LeaseTiming(check_every=2.0, lease=10.0, stop_within=5.0)
+"""How the connector leader is fenced: a new leader starts 15 s after it took the lock;
+a lease of 10 s lets a busy process miss a few checks before it gives its bots up."""
 
 __all__ = ["LEADERSHIP", "RELOAD_SECONDS", "connector_loops"]
 

@@ -51,9 +51,9 @@ def connectors_on_fakes(
     monkeypatch.setenv("HEARTH_INGEST_TELEGRAM_API_URL", fake_telegram.url)
     monkeypatch.setenv("HEARTH_INGEST_DISCORD_API_URL", fake_discord.api_url)
     monkeypatch.setattr(connectors, "RELOAD_SECONDS", 0.2)
-    # A fenced leader starts lease + stop_within after taking the lock: 2 s, not 8.
+    # A fenced leader starts lease + stop_within after taking the lock: 2.5 s, not 15.
     monkeypatch.setattr(
-        connectors, "LEADERSHIP", LeaseTiming(check_every=0.2, lease=1.0, stop_within=1.0)
+        connectors, "LEADERSHIP", LeaseTiming(check_every=0.25, lease=2.0, stop_within=0.5)
     )
     monkeypatch.setattr(telegram_polling, "POLL_TIMEOUT_SECONDS", 1)
     monkeypatch.setattr(fleet, "BACKOFF_FIRST_SECONDS", 0.2)
