@@ -1,7 +1,7 @@
 """Runs one or several services in a process: the HTTP app, consumers and outbox relays.
 
 `hearth serve <service>` hosts one service on Kafka and PostgreSQL; `hearth dev` hosts
-all four on the in-memory bus and SQLite. Same code path, different adapters.
+all four on the durable SQLite bus and SQLite files. Same code path, different adapters.
 """
 
 from __future__ import annotations
