@@ -104,7 +104,7 @@ class RulesetStored(BaseModel):
 async def get_member(member_id: str, caller: ReadDep, uow: UoWDep) -> MemberStanding:
     rows = await uow.ledger.totals_of(caller, member_id)
     if not rows:
-        raise NotFound(f"No standing for member {member_id!r}.")
+        raise NotFound("No standing for this member in the communities this key may read.")
     standings = []
     for row in rows:
         reached = levels.progress(int(row.points))
@@ -139,7 +139,7 @@ async def leaderboard(
 ) -> Leaderboard:
     require_community(caller, community_id)
     if not await uow.ledger.community_known(caller, community_id):
-        raise NotFound(f"No community {community_id!r}.")
+        raise NotFound("No such community.")
     after_points, after_member = cursor_int(cursor, "p"), cursor_str(cursor, "m")
     rank = cursor_int(cursor, "r") or 0
     after = None
@@ -201,7 +201,7 @@ async def put_rules(
     if not known and caller.community_ids is None:
         # A tenant-wide key names a community gamification has not seen yet: only a key
         # bound to it says it is the tenant's before its first event arrives.
-        raise NotFound(f"No community {community_id!r}.")
+        raise NotFound("No such community.")
     raw = await request.body()
     if len(raw) > MAX_YAML_BYTES:
         raise PayloadTooLarge(f"A ruleset is at most {MAX_YAML_BYTES} bytes.")
