@@ -66,7 +66,7 @@ class Moderation:
         found: list[Envelope] = []
         deadline = time.monotonic() + timeout
         try:
-            while time.monotonic() < deadline and len(found) < expected:
+            while time.monotonic() < deadline and len({e.id for e in found}) < expected:
                 for record in await consumer.fetch(1000, 0.3):
                     envelope = Envelope.from_kafka(record.key, record.value, record.headers)
                     if match(envelope):

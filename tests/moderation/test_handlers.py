@@ -85,9 +85,11 @@ async def test_a_message_breaking_a_rule_is_decided_published_and_deleted(
     assert decision["rule_ids"] == ["no-spoilers"]
     assert decision["acted"] is True
 
-    decisions = await moderation.published(
+    published = await moderation.published(
         "moderation.decisions.v1", about(event.event_id), expected=2
     )
+    # The relay publishes at least once: a copy under the same event id is one event.
+    decisions = list({e.id: e for e in published}.values())
     by_type = {e.type: e.data for e in decisions}
     assert len(decisions) == 2, [e.type for e in decisions]
     assert by_type["moderation.decision.made"]["verdict"] == "remove"
@@ -101,7 +103,7 @@ async def test_a_message_breaking_a_rule_is_decided_published_and_deleted(
         "moderation.actions.v1",
         lambda e: (e.data or {}).get("community_id") == community,
     )
-    assert len(actions) == 1
+    assert len({a.id for a in actions}) == 1
     action = actions[0].data or {}
     assert action["action"] == "delete"
     assert action["platform"] == "telegram"
