@@ -23,6 +23,7 @@ from shared.bus.port import Bus
 from shared.db.engine import Database
 from shared.events.envelope import Envelope
 from shared.host import Host
+from shared.service import ServiceSpec
 from shared.tenancy.repository import create_key, create_tenant, migrate_tenancy
 from tests.shared.conftest import drop_schema
 
@@ -167,6 +168,61 @@ async def ingest(
         await service.host.stop()
         await drop_schema(db)
         await drop_schema(tenancy)
+
+
+async def start_host(
+    kind: str, bus: Bus, services: list[tuple[ServiceSpec, Database]], tenancy: Database
+) -> Ingest:
+    """Like start_ingest, for a host running the services given (ingest among them)."""
+    host = Host(services, bus=bus, tenancy_db=tenancy, group_prefix=f"test{str(ULID()).lower()}")
+    app = host.create_app()
+    await host.start()
+    tenant = f"t{str(ULID()).lower()}"
+    await create_tenant(tenancy, tenant, "Test tenant")
+    key = await create_key(tenancy, tenant_id=tenant, name="admin", scopes=["admin"])
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
+        base_url="http://hearth.test",
+    )
+    return Ingest(kind, client, bus, key, tenant, host)
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+async def every_service(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Ingest]:
+    """Every service of services/registry.py in one host, as `hearth dev` runs them: on
+    the durable SQLite bus with SQLite files, and on the same bus with real PostgreSQL.
+
+    Not on the shared Kafka broker: a new consumer group starts at the earliest offset,
+    so four fresh groups would first replay every event other tests ever published there
+    (insights embeds each message), minutes on a 2-core box; the routes are the subject.
+    """
+    from services.registry import SERVICES
+    from shared.bus.sqlite import SqliteBus
+
+    monkeypatch.setenv("HEARTH_INGEST_SECRETS_KEY", SecretBox.new_key())
+    bus = SqliteBus(tmp_path / "bus.db")
+    if request.param == "embedded":
+        dbs = {
+            name: Database(f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}", schema=name)
+            for name in SERVICES
+        }
+        tenancy = Database(f"sqlite+aiosqlite:///{tmp_path / 'hearth.db'}", schema="hearth")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        suffix = str(ULID()).lower()
+        dbs = {name: Database(url, schema=f"{name}_{suffix}", pool_size=3) for name in SERVICES}
+        tenancy = Database(url, schema=f"hearth_{suffix}", pool_size=2)
+    services = [(SERVICES[name], db) for name, db in dbs.items()]
+    started = await start_host(request.param, bus, services, tenancy)
+    try:
+        yield started
+    finally:
+        await started.client.aclose()
+        await started.host.stop()
+        for db in [*dbs.values(), tenancy]:
+            await drop_schema(db)
 
 
 def slack_headers(secret: str, body: bytes, *, at: float | None = None) -> dict[str, str]:
