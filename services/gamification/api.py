@@ -26,10 +26,10 @@ from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound, PayloadTo
 
 router = APIRouter(prefix="/v1/gamification", tags=["gamification"])
 
-# Standings are member data: the scope that reads members reads them. Rules change what
-# a community rewards: an admin's job. (Own gamification scopes belong in shared.api.auth.)
-ReadDep = Annotated[Caller, Depends(require_scopes("members:read"))]
-AdminDep = Annotated[Caller, Depends(require_scopes("admin"))]
+# Standings and leaderboards are read with gamification:read; a community's ruleset,
+# which changes what it rewards, is set with gamification:write (shared.api.auth.SCOPES).
+ReadDep = Annotated[Caller, Depends(require_scopes("gamification:read"))]
+WriteDep = Annotated[Caller, Depends(require_scopes("gamification:write"))]
 UoWDep = Annotated[GamificationUoW, TransactionDep]
 
 
@@ -194,7 +194,7 @@ _YAML_BODY: dict[str, Any] = {
     openapi_extra=_YAML_BODY,
 )
 async def put_rules(
-    community_id: str, request: Request, caller: AdminDep, uow: UoWDep
+    community_id: str, request: Request, caller: WriteDep, uow: UoWDep
 ) -> RulesetStored:
     require_community(caller, community_id)
     known = await uow.ledger.community_known(caller, community_id)

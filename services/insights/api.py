@@ -29,10 +29,9 @@ from shared.api.problems import PROBLEM_RESPONSES, PayloadTooLarge, Problem
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
-# Any valid key may analyse its own export: nothing is read or stored.
-AnyKeyDep = Annotated[Caller, Depends(require_scopes())]
-# Clusters quote members' messages, which is what `events:read` lets a key see.
-ReadDep = Annotated[Caller, Depends(require_scopes("events:read"))]
+# Clusters quote members' messages; insights:read reads them, and runs an analysis of an
+# export (nothing read or stored, but it takes the encoder's CPU).
+ReadDep = Annotated[Caller, Depends(require_scopes("insights:read"))]
 
 
 class DuplicateIds(Problem):
@@ -59,7 +58,7 @@ def _majority(intents: list[Intent]) -> Intent:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def analyze(body: AnalyzeIn, _caller: AnyKeyDep) -> AnalyzeOut:
+async def analyze(body: AnalyzeIn, _caller: ReadDep) -> AnalyzeOut:
     """Cluster the items given and return the clusters with their item ids."""
     if len(body.items) > MAX_ANALYZE_ITEMS:
         raise PayloadTooLarge(
@@ -104,7 +103,7 @@ async def analyze(body: AnalyzeIn, _caller: AnyKeyDep) -> AnalyzeOut:
         "intent classifier finds feedback in), biggest first: label and keywords in the "
         "cluster's languages, intent, size (near-identical messages count once), distinct "
         "members, and 3 representative messages linking to their source events. Content "
-        "moderation removed is not shown. Needs `events:read` and a key covering the community."
+        "moderation removed is not shown. Needs `insights:read` and a key covering the community."
     ),
     responses=PROBLEM_RESPONSES,
 )

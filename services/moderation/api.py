@@ -11,12 +11,13 @@ from services.moderation.domain.detectors import Message
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
 from services.moderation.schemas import EvaluateIn, EvaluateOut, ReasonOut, RulesOut
 from services.moderation.uow import ModerationUoW, TransactionDep
-from shared.api.auth import Principal, PrincipalDep, require_community, require_scopes
+from shared.api.auth import Principal, require_community, require_scopes
 from shared.api.problems import PROBLEM_RESPONSES, Problem
 
 router = APIRouter(prefix="/v1/moderation", tags=["moderation"])
 
-RulesAdminDep = Annotated[Principal, Depends(require_scopes("admin"))]
+ReadDep = Annotated[Principal, Depends(require_scopes("moderation:read"))]
+WriteDep = Annotated[Principal, Depends(require_scopes("moderation:write"))]
 UoWDep = Annotated[ModerationUoW, TransactionDep]
 
 _YAML_BODY = {
@@ -55,9 +56,7 @@ def _invalid(error: RulesError) -> InvalidRules:
     responses=PROBLEM_RESPONSES,
     openapi_extra=_YAML_BODY,
 )
-async def put_rules(
-    community_id: str, request: Request, caller: RulesAdminDep, uow: UoWDep
-) -> RulesOut:
+async def put_rules(community_id: str, request: Request, caller: WriteDep, uow: UoWDep) -> RulesOut:
     require_community(caller, community_id)
     try:
         source = (await request.body()).decode("utf-8")
@@ -85,7 +84,7 @@ async def put_rules(
     response_model=RulesOut,
     responses=PROBLEM_RESPONSES,
 )
-async def get_rules(community_id: str, caller: RulesAdminDep, uow: UoWDep) -> RulesOut:
+async def get_rules(community_id: str, caller: ReadDep, uow: UoWDep) -> RulesOut:
     require_community(caller, community_id)
     stored = await uow.rulesets.active(caller, community_id)
     if stored is None:
@@ -116,9 +115,7 @@ async def get_rules(community_id: str, caller: RulesAdminDep, uow: UoWDep) -> Ru
     response_model=EvaluateOut,
     responses=PROBLEM_RESPONSES,
 )
-async def evaluate(
-    body: EvaluateIn, request: Request, caller: PrincipalDep, uow: UoWDep
-) -> EvaluateOut:
+async def evaluate(body: EvaluateIn, request: Request, caller: ReadDep, uow: UoWDep) -> EvaluateOut:
     context = context_of(getattr(request.app.state, "moderation", None))
     stored = None
     if body.community_id is not None:

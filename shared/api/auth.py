@@ -30,6 +30,12 @@ SCOPES: dict[str, str] = {
     "events:read": "list received events",
     "members:read": "look up members and their identities",
     "members:write": "link identities, merge and unmerge members",
+    "moderation:read": "read a community's moderation rules, evaluate a text against them",
+    "moderation:write": "set a community's moderation rules",
+    "gamification:read": "read members' points and levels, and leaderboards",
+    "gamification:write": "set a community's gamification ruleset",
+    "insights:read": "read feedback clusters (they quote members), cluster an export",
+    "insights:write": "change insights' configuration (no route uses it yet)",
 }
 
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits

@@ -138,7 +138,7 @@ async def test_feedback_events_become_clusters_and_removed_content_leaves(stack:
 
     tenancy = stack.host.tenancy_db
     other = await create_key(
-        tenancy, tenant_id=stack.tenant_id, name="x", scopes=["events:read"], community_ids=["y"]
+        tenancy, tenant_id=stack.tenant_id, name="x", scopes=["insights:read"], community_ids=["y"]
     )
     hidden = await stack.client.get(
         f"/v1/insights/communities/{community}/clusters", headers=stack.auth(other)
@@ -146,7 +146,7 @@ async def test_feedback_events_become_clusters_and_removed_content_leaves(stack:
     assert hidden.status_code == 403
     await create_tenant(tenancy, "t-other" + community.lower(), "Other")
     stranger = await create_key(
-        tenancy, tenant_id="t-other" + community.lower(), name="s", scopes=["events:read"]
+        tenancy, tenant_id="t-other" + community.lower(), name="s", scopes=["insights:read"]
     )
     seen = await stack.client.get(
         f"/v1/insights/communities/{community}/clusters", headers=stack.auth(stranger)
