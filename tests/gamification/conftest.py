@@ -6,7 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import httpx
@@ -23,6 +23,7 @@ from shared.db.tables import processed_table
 from shared.events.envelope import Envelope
 from shared.host import Host
 from shared.tenancy.repository import create_key, create_tenant
+from tests.gamification.traffic import member, message
 from tests.shared.conftest import drop_schema
 
 T = TypeVar("T")
@@ -82,11 +83,27 @@ async def eventually(
     return value
 
 
-@pytest.fixture(params=["memory", "kafka"])
+async def catch_up(service: Gamification) -> None:
+    """Wait until the new group has read what the shared topics held before it started:
+    one event under each of many keys, so that every partition has one behind its past."""
+    now = datetime.now(UTC)
+    markers = [
+        message(service.tenant_id, f"catch-up-{n}", member(f"u{n}"), now, n=n).to_envelope()
+        for n in range(24)
+    ]
+    await service.send("community.events.v1", markers)
+    await service.wait_processed({marker.id for marker in markers}, timeout=600)
+
+
+# One service per backend for the whole session: a new consumer group starts at the
+# earliest offset of the shared broker's topics, and catching up on every other test's
+# events once is enough. Tests keep apart by using communities of their own.
+@pytest.fixture(scope="session", params=["memory", "kafka"])
 async def gamification(
-    request: pytest.FixtureRequest, tmp_path: Path
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[Gamification]:
     """The gamification service on the embedded backend and on real Kafka + PostgreSQL."""
+    tmp_path = tmp_path_factory.mktemp("gamification")
     if request.param == "memory":
         bus: Bus = InMemoryBus()
         db = Database(f"sqlite+aiosqlite:///{tmp_path / 'gamification.db'}", schema="gamification")
@@ -112,8 +129,10 @@ async def gamification(
         transport=httpx.ASGITransport(app=app, raise_app_exceptions=False),
         base_url="http://gamification.test",
     )
+    service = Gamification(request.param, client, bus, db, host, tenant, key)
+    await catch_up(service)
     try:
-        yield Gamification(request.param, client, bus, db, host, tenant, key)
+        yield service
     finally:
         await client.aclose()
         await host.stop()

@@ -28,18 +28,22 @@ rules:
 """
 
 
-async def standing(g: Gamification, member_id: str) -> dict[str, Any] | None:
+async def standing(g: Gamification, member_id: str, community: str) -> dict[str, Any] | None:
+    """The member's standing in one community; None when it has none there."""
     answer = await g.get(f"/v1/gamification/members/{member_id}")
     if answer.status_code == 404:
         return None
     assert answer.status_code == 200, answer.text
-    (only,) = answer.json()["communities"]
-    return dict(only)
+    found = [c for c in answer.json()["communities"] if c["community_id"] == community]
+    return dict(found[0]) if found else None
 
 
-async def points_become(g: Gamification, member_id: str, expected: int) -> dict[str, Any]:
+async def points_become(
+    g: Gamification, member_id: str, community: str, expected: int
+) -> dict[str, Any]:
     found = await eventually(
-        lambda: standing(g, member_id), lambda s: s is not None and s["points"] == expected
+        lambda: standing(g, member_id, community),
+        lambda s: s is not None and s["points"] == expected,
     )
     assert found is not None
     return found
@@ -57,7 +61,7 @@ async def test_removal_takes_points_away_and_restore_gives_them_back(g: Gamifica
     # The community's first message earns under the default ruleset (15 to 25 XP).
     first = message(tenant, community, ann, now - timedelta(minutes=5), n=1)
     await deliver(g, "community.events.v1", first)
-    default_xp = await eventually(lambda: standing(g, "m-ann"), lambda s: s is not None)
+    default_xp = await eventually(lambda: standing(g, "m-ann", community), lambda s: s is not None)
     assert default_xp is not None and 15 <= default_xp["points"] <= 25
     base = default_xp["points"]
 
@@ -76,16 +80,16 @@ async def test_removal_takes_points_away_and_restore_gives_them_back(g: Gamifica
     second = message(tenant, community, ann, later, n=2)
     thumbs = reaction(tenant, community, bob, ann, later, n=3, of=1)
     await deliver(g, "community.events.v1", second, thumbs)
-    reached = await points_become(g, "m-ann", base + 110)
+    reached = await points_become(g, "m-ann", community, base + 110)
     assert reached["level"] == 1
 
     removed = decision(tenant, community, second, removed=True)
     await deliver(g, "moderation.decisions.v1", removed)
-    assert (await points_become(g, "m-ann", base + 10))["level"] == 0
+    assert (await points_become(g, "m-ann", community, base + 10))["level"] == 0
 
     restored = decision(tenant, community, second, removed=False)
     await deliver(g, "moderation.decisions.v1", restored)
-    assert (await points_become(g, "m-ann", base + 110))["level"] == 1
+    assert (await points_become(g, "m-ann", community, base + 110))["level"] == 1
 
     untouched = reaction(tenant, community, bob, ann, later, n=4, of=1, removed=True)
     deleted = message(
@@ -100,13 +104,16 @@ async def test_removal_takes_points_away_and_restore_gives_them_back(g: Gamifica
         content=None,
     )
     await deliver(g, "community.events.v1", untouched, deleted)
-    await points_become(g, "m-ann", base)
+    await points_become(g, "m-ann", community, base)
 
     # The same decisions again, and a restore of deleted content: nothing comes back.
     again = decision(tenant, community, second, removed=False)
     await deliver(g, "moderation.decisions.v1", removed, restored, again)
     await g.wait_processed({removed.id, restored.id, again.id})
-    assert (await standing(g, "m-ann")) == {**(await standing(g, "m-ann") or {}), "points": base}
+    assert (await standing(g, "m-ann", community)) == {
+        **(await standing(g, "m-ann", community) or {}),
+        "points": base,
+    }
 
     board = await g.get(f"/v1/gamification/communities/{community}/leaderboard", period="daily")
     assert board.status_code == 200
@@ -124,10 +131,10 @@ async def test_content_removed_before_its_event_arrives_earns_nothing_until_rest
     await g.wait_processed({removed.id})
     await deliver(g, "community.events.v1", early)
     await g.wait_processed({early.event_id})
-    assert (await standing(g, "m-ann") or {"points": 0})["points"] == 0
+    assert (await standing(g, "m-ann", community) or {"points": 0})["points"] == 0
     await deliver(g, "moderation.decisions.v1", decision(tenant, community, early, removed=False))
     back = await eventually(
-        lambda: standing(g, "m-ann"), lambda s: s is not None and s["points"] > 0
+        lambda: standing(g, "m-ann", community), lambda s: s is not None and s["points"] > 0
     )
     assert back is not None and 15 <= back["points"] <= 25
 
