@@ -108,10 +108,12 @@ async def get_rules(community_id: str, caller: ReadDep, uow: UoWDep) -> RulesOut
 @router.post(
     "/evaluate",
     summary="Judge a text without storing it",
-    description="Runs the community's active rules (Hearth's default without "
-    "`community_id`) on the text and answers the verdict, per-category scores, the "
-    "rules that matched and the language. Nothing is stored or published. Flood rules "
-    "need a member's history and never match here.",
+    description="Runs the community's active rules and the offline English/Russian "
+    "classifiers with the community's thresholds (Hearth's default without "
+    "`community_id`) on the text and answers the verdict, scores in 0-1 per attribute "
+    "(toxicity, insult, threat, profanity, sexual, spam) and rule category, the rules and "
+    "attributes that matched and the detected language. Nothing is stored or published. "
+    "Flood rules need a member's history and never match here.",
     response_model=EvaluateOut,
     responses=PROBLEM_RESPONSES,
 )
@@ -146,5 +148,6 @@ async def evaluate(body: EvaluateIn, request: Request, caller: ReadDep, uow: UoW
         ],
         language=evaluation.language,
         rules_version=engine.version,
+        model_version=evaluation.model_version,
         timed_out=evaluation.timed_out,
     )

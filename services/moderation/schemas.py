@@ -60,10 +60,16 @@ class EvaluateOut(BaseModel):
     """What the rules say about the text."""
 
     verdict: Verdict
-    scores: dict[str, float] = Field(description="per category, 0-1")
+    scores: dict[str, float] = Field(
+        description="per category, 0-1: the classifier's attributes (toxicity, insult, "
+        "threat, profanity, sexual, spam) and the rules' categories, the higher of the two"
+    )
     reasons: list[ReasonOut]
     language: str = Field(description="en, ru or und, by the letters used")
     rules_version: int
+    model_version: str | None = Field(
+        default=None, description="the classifier model that scored the text (null when off)"
+    )
     timed_out: list[str] = Field(
         description="rules whose pattern was cut off by its time bound (counted as no match)"
     )

@@ -191,3 +191,41 @@ async def test_a_catastrophic_pattern_in_a_communitys_rules_cannot_stall_the_con
         ["spoilers"],
     )
     assert (await stored(moderation, after.event_id))["verdict"] == "hide"
+
+
+async def test_the_classifier_scores_are_stored_and_published_with_the_communitys_thresholds(
+    moderation: Moderation,
+) -> None:
+    strict, lenient = f"c{ULID()}".lower(), f"c{ULID()}".lower()
+    lenient_rules = "classifier:\n  attributes:\n    insult: {threshold: 0.3, action: flag}\n"
+    put = await moderation.client.put(
+        f"/v1/moderation/communities/{lenient}/rules",
+        content=lenient_rules,
+        headers={**moderation.auth(), "Content-Type": "application/yaml"},
+    )
+    assert put.status_code == 200, put.text
+    text = "Ты жалкий тупой неудачник, тебя здесь никто не любит"  # an insult, no swear word
+    hidden = message(strict, moderation.tenant_id, text)
+    flagged = message(lenient, moderation.tenant_id, text)
+    await moderation.send(hidden)
+    await moderation.send(flagged)
+
+    decision = await stored(moderation, hidden.event_id)
+    assert decision["verdict"] == "hide"  # the default thresholds
+    assert "classifier.insult" in decision["rule_ids"]
+    assert decision["scores"]["insult"] > 0.5
+    assert set(decision["scores"]) >= {"toxicity", "insult", "threat", "profanity", "sexual"}
+    assert decision["acted"] is True
+    lenient_decision = await stored(moderation, flagged.event_id)
+    assert (lenient_decision["verdict"], lenient_decision["rule_ids"]) == (
+        "flag",
+        ["classifier.insult"],
+    )
+    assert lenient_decision["acted"] is False
+
+    published = await moderation.published(
+        "moderation.decisions.v1", about(hidden.event_id), expected=2
+    )
+    made = next(e.data for e in published if e.type == "moderation.decision.made")
+    assert made is not None and made["scores"]["insult"] > 0.5
+    assert "classifier.insult: insult" in made["reasons"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from services.moderation.classifier.features import language_of
+from services.moderation.classifier.model import Classifier, default_classifier
 from services.moderation.domain.detectors import (
     CapsDetector,
     FloodDetector,
@@ -16,6 +18,7 @@ from services.moderation.domain.detectors import (
     RegexTimeout,
 )
 from services.moderation.domain.rules import (
+    DEFAULT_CLASSIFIER,
     Action,
     CapsRule,
     Exempt,
@@ -68,6 +71,8 @@ class Evaluation:
     timed_out: list[str] = field(default_factory=list)
     """Rules whose pattern was cut off by its time bound (counted as not matching)."""
     exempt: bool = False
+    model_version: str | None = None
+    """The classifier model that scored the message (None when the classifier is off)."""
 
     @property
     def deciding(self) -> Hit | None:
@@ -83,17 +88,8 @@ def strongest(verdicts: list[Verdict]) -> Verdict:
     return max(verdicts, key=_SEVERITY.index, default=Verdict.ALLOW)
 
 
-def detect_language(text: str) -> str:
-    """`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters."""
-    cyrillic = latin = 0
-    for char in text:
-        if "\u0400" <= char <= "\u04ff":
-            cyrillic += 1
-        elif char.isascii() and char.isalpha():
-            latin += 1
-    if not cyrillic and not latin:
-        return "und"
-    return "ru" if cyrillic >= latin else "en"
+detect_language = language_of
+"""`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters."""
 
 
 def _exempted(exempt: Exempt, message: Message) -> bool:
@@ -124,22 +120,52 @@ class Engine:
     """A ruleset compiled once (keyword lists and patterns), applied to many messages."""
 
     def __init__(
-        self, ruleset: RuleSet, *, version: int = 0, regex_timeout: float = DEFAULT_REGEX_TIMEOUT
+        self,
+        ruleset: RuleSet,
+        *,
+        version: int = 0,
+        regex_timeout: float = DEFAULT_REGEX_TIMEOUT,
+        classifier: Classifier | None = None,
     ) -> None:
         self.ruleset = ruleset
         self.version = version
         self.regex_timeout = regex_timeout
         self._compiled = [(rule, _detector(rule)) for rule in ruleset.rules if rule.enabled]
+        self.classifier_config = ruleset.classifier or DEFAULT_CLASSIFIER
+        self.classifier: Classifier | None = None
+        if self.classifier_config.enabled:
+            self.classifier = classifier or default_classifier()
+
+    def evaluate_many(self, messages: Sequence[Message]) -> list[Evaluation]:
+        """`evaluate` for many messages, the classifier run once on the whole batch.
+
+        Flood rules see no history here (as in `/evaluate`)."""
+        model_scores: list[dict[str, float] | None] = [None] * len(messages)
+        if self.classifier is not None:
+            texts = [message.text for message in messages]
+            model_scores = list(self.classifier.score_many(texts))
+        return [
+            self.evaluate(message, model_scores=scores)
+            for message, scores in zip(messages, model_scores, strict=True)
+        ]
 
     @property
     def flood_windows(self) -> set[int]:
         """The windows (seconds) the caller must count the member's recent messages in."""
         return {rule.per_seconds for rule, _ in self._compiled if isinstance(rule, FloodRule)}
 
-    def evaluate(self, message: Message, recent: Mapping[int, int] | None = None) -> Evaluation:
-        """Every matching rule, the strongest action among them, and a score per category.
+    def evaluate(
+        self,
+        message: Message,
+        recent: Mapping[int, int] | None = None,
+        *,
+        model_scores: Mapping[str, float] | None = None,
+    ) -> Evaluation:
+        """Every matching rule and classifier attribute over its threshold, the strongest
+        action among them, and a score per category (the higher of rules and model).
 
-        `recent[seconds]` counts the author's messages in that window, this one included.
+        `recent[seconds]` counts the author's messages in that window, this one included;
+        `model_scores` are the classifier's, when the caller scored a batch already.
         """
         language = detect_language(message.text)
         if _exempted(self.ruleset.exempt, message):
@@ -162,6 +188,30 @@ class Engine:
             scores[category] = max(scores.get(category, 0.0), score or 0.0)
             if score is not None:
                 hits.append(Hit(rule.id, rule.action, rule.reason, category, round(score, 4)))
+        model_version = None
+        if self.classifier is not None:
+            if model_scores is None:
+                model_scores = self.classifier.score(message.text, language)
+            model_version = self.classifier.version
+            self._classify(model_scores, scores, hits)
         verdict = strongest([_VERDICT_OF[hit.action] for hit in hits])
         rounded = {name: round(value, 4) for name, value in scores.items()}
-        return Evaluation(verdict, hits, rounded, language, timed_out)
+        return Evaluation(verdict, hits, rounded, language, timed_out, model_version=model_version)
+
+    def _classify(
+        self, model_scores: Mapping[str, float], scores: dict[str, float], hits: list[Hit]
+    ) -> None:
+        for attribute, score in model_scores.items():
+            scores[attribute] = max(scores.get(attribute, 0.0), score)
+            limits = self.classifier_config.attributes.get(attribute)  # type: ignore[call-overload]
+            if limits is None:
+                continue
+            if score >= limits.threshold:
+                action = limits.action
+            elif limits.flag_at is not None and score >= limits.flag_at:
+                action = Action.FLAG
+            else:
+                continue
+            hits.append(
+                Hit(f"classifier.{attribute}", action, attribute, attribute, round(score, 4))
+            )

@@ -149,11 +149,40 @@ Rule = Annotated[
 ]
 
 
+Attribute = Literal["toxicity", "insult", "threat", "profanity", "sexual", "spam"]
+
+
+class ClassifierAttribute(_Strict):
+    """What a classifier score at or above `threshold` asks for."""
+
+    threshold: float = Field(ge=0, le=1)
+    action: Action
+    flag_at: float | None = Field(
+        default=None, ge=0, le=1, description="a lower score that flags for review"
+    )
+
+    @model_validator(mode="after")
+    def _flag_below_threshold(self) -> ClassifierAttribute:
+        if self.flag_at is not None and self.flag_at > self.threshold:
+            raise ValueError("flag_at must not be above threshold")
+        return self
+
+
+class ClassifierConfig(_Strict):
+    """The offline classifiers' thresholds; attributes not listed are scored, never acted on."""
+
+    enabled: bool = True
+    attributes: dict[Attribute, ClassifierAttribute] = Field(default_factory=dict)
+
+
 class RuleSet(_Strict):
-    """A community's rules: what is exempt, and the rules in order."""
+    """A community's rules: what is exempt, the rules in order, the classifier thresholds.
+
+    Without a `classifier` section the default ruleset's thresholds apply."""
 
     exempt: Exempt = Field(default_factory=Exempt)
     rules: list[Rule] = Field(default_factory=list, max_length=500)
+    classifier: ClassifierConfig | None = None
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RuleSet:
@@ -226,6 +255,15 @@ def _field(path: Path) -> str:
 
 DEFAULT_RULES_YAML = """\
 # Hearth's default rules: apply to every community until it uploads its own.
+classifier:                 # offline English/Russian models; 0.5 is each one's tuned point
+  enabled: true
+  attributes:
+    threat: {threshold: 0.5, action: remove}
+    insult: {threshold: 0.5, action: hide}
+    profanity: {threshold: 0.5, action: hide}
+    sexual: {threshold: 0.5, action: hide}
+    spam: {threshold: 0.5, action: remove}
+    toxicity: {threshold: 0.5, action: flag}
 rules:
   - id: profanity-en
     kind: keywords
@@ -287,3 +325,6 @@ rules:
 
 DEFAULT_RULES = parse_rules(DEFAULT_RULES_YAML)
 """The ruleset a community has until it sets its own (version 0)."""
+
+DEFAULT_CLASSIFIER = DEFAULT_RULES.classifier or ClassifierConfig()
+"""The classifier thresholds of a ruleset without a `classifier` section."""

@@ -1,0 +1,83 @@
+# ruff: noqa: RUF002, RUF003  (Cyrillic letters here are meant)
+"""What the classifier sees of a text: a canonical reading and its n-grams.
+
+Training and the runtime share these functions, so both read a text the same way:
+
+- the text is normalized by `domain.normalize.forms` (NFKC, zero-width characters
+  removed, case folded, accents stripped), then read as Latin (Cyrillic look-alikes and
+  leetspeak undone: `ѕh1t` → `shit`) for English, or as Cyrillic (Latin look-alikes
+  undone: `cyka` → `сука`) for Russian;
+- letters spelled apart (`f.u.c.k`, `п и з д е ц`) are joined, runs of three or more of
+  one letter become one (`fuuuck` → `fuck`), everything that is not a letter, a digit
+  or `*` becomes a space;
+- the features are the words, pairs of neighbouring words and the character 2- to
+  5-grams of each word padded with spaces (`" fu"`, `"uck "`), the way scikit-learn's
+  `char_wb` analyzer cuts them.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from services.moderation.domain.normalize import forms
+
+NGRAM_MIN = 2
+NGRAM_MAX = 5
+MIN_FEATURES = 16
+"""Texts with fewer features are scaled as if they had this many, so one short word
+cannot reach a high score on a few weights alone."""
+
+# Three or more letters with punctuation between (`f.u.c.k`), or four or more with spaces
+# between (`f u c k`; three would join Russian one-letter words such as «а я в»).
+_SPELLED_APART = re.compile(
+    r"(?<![^\W\d_])(?:(?:[^\W\d_][.\-_*]+){2,}|(?:[^\W\d_] ){3,})[^\W\d_](?![^\W\d_])"
+)
+_SEPARATORS = re.compile(r"[.\-_* ]")
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
+_NOT_WORD = re.compile(r"[^\w*]+")
+
+
+def language_of(text: str) -> str:
+    """`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters."""
+    cyrillic = latin = 0
+    for char in text:
+        if "\u0400" <= char <= "\u04ff":
+            cyrillic += 1
+        elif char.isascii() and char.isalpha():
+            latin += 1
+    if not cyrillic and not latin:
+        return "und"
+    return "ru" if cyrillic >= latin else "en"
+
+
+def canonical(text: str, language: str) -> str:
+    """The reading of `text` the model of `language` is trained on."""
+    readings = forms(text)
+    reading = readings.cyrillic if language == "ru" else readings.latin
+    reading = _SPELLED_APART.sub(lambda m: _SEPARATORS.sub("", m.group(0)), reading)
+    reading = _REPEATS.sub(r"\1", reading)
+    return " ".join(_NOT_WORD.sub(" ", reading).split())
+
+
+@lru_cache(maxsize=65536)
+def _word_features(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    grams = {
+        padded[start : start + size]
+        for size in range(NGRAM_MIN, NGRAM_MAX + 1)
+        for start in range(len(padded) - size + 1)
+    }
+    grams.add("w:" + word)
+    return tuple(grams)
+
+
+def features(text: str, language: str) -> set[str]:
+    """The distinct features of `text`: words, word pairs, character n-grams of words."""
+    words = canonical(text, language).split()
+    out: set[str] = set()
+    for index, word in enumerate(words):
+        out.update(_word_features(word))
+        if index:
+            out.add("b:" + words[index - 1] + " " + word)
+    return out
