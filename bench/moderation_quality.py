@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import resource
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -136,6 +137,24 @@ def main(argv: Sequence[str] | None = None) -> None:
     print(f"model {default_classifier().version}")
     report("en", english, args.repeat)
     report("ru", russian, args.repeat)
+    speed(args.repeat)
+
+
+def speed(repeat: int) -> None:
+    """Messages/s of the classifier alone on mixed EN/RU text, batched and one by one."""
+    classifier = default_classifier()
+    texts = [row["text"] for language in ("en", "ru") for row in eval_set(language)]
+    print(f"\n## classifier speed, {len(texts)} mixed EN/RU messages x {repeat}, unique")
+    for batch in (1, 64, len(texts)):
+        started = time.perf_counter()
+        for round_ in range(repeat):
+            unique = [f"{text} {round_}" for text in texts]
+            for start in range(0, len(unique), batch):
+                classifier.score_many(unique[start : start + batch])
+        rate = repeat * len(texts) / (time.perf_counter() - started)
+        print(f"  batch {batch:>4}: {rate:9.0f} msg/s")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"  peak resident memory of this process: {rss:.0f} MiB")
 
 
 if __name__ == "__main__":
