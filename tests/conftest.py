@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -62,3 +63,43 @@ def postgres_url() -> Iterator[str]:
             yield container.get_connection_url()
         return
     _missing("PostgreSQL (DATABASE_URL)")
+
+
+async def skip_kafka_history(host: Any) -> None:
+    """Start a test host's new consumer groups at the end of the shared broker's topics.
+
+    A new group starts at the earliest offset (as it must in production), so on the
+    suite's shared broker a test's fresh group would first replay every event all earlier
+    tests published, which grows with the suite. Committing the current end offsets for
+    the groups before the host starts gives each test only its own traffic.
+    """
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.structs import TopicPartition
+
+    from shared.bus.kafka import KafkaBus
+
+    if not isinstance(host.bus, KafkaBus):
+        return
+    for hosted in host.services:
+        topics = hosted.spec.topics
+        if not topics:
+            continue
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=host.bus.bootstrap_servers,
+            group_id=f"{host.group_prefix}-{hosted.spec.name}",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # metadata for every topic, not only subscribed ones
+            partitions = [
+                TopicPartition(topic, partition)
+                for topic in topics
+                for partition in consumer.partitions_for_topic(topic) or ()
+            ]
+            if partitions:
+                consumer.assign(partitions)
+                ends = await consumer.end_offsets(partitions)
+                await consumer.commit(dict(ends))
+        finally:
+            await consumer.stop()

@@ -23,6 +23,7 @@ from shared.db.tables import processed_table
 from shared.events.envelope import Envelope
 from shared.host import Host
 from shared.tenancy.repository import create_key, create_tenant
+from tests.conftest import skip_kafka_history
 from tests.gamification.traffic import member, message
 from tests.shared.conftest import drop_schema
 
@@ -121,6 +122,7 @@ async def gamification(
         [(GAMIFICATION, db)], bus=bus, tenancy_db=tenancy, group_prefix=f"t{ULID()}".lower()
     )
     app = host.create_app()
+    await skip_kafka_history(host)
     await host.start()
     tenant = f"t{str(ULID()).lower()}"
     await create_tenant(tenancy, tenant, "Test tenant")

@@ -25,6 +25,7 @@ from shared.events.envelope import Envelope
 from shared.host import Host
 from shared.service import ServiceSpec
 from shared.tenancy.repository import create_key, create_tenant, migrate_tenancy
+from tests.conftest import skip_kafka_history
 from tests.shared.conftest import drop_schema
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "platform-payloads"
@@ -119,6 +120,7 @@ async def start_ingest(kind: str, bus: Bus, db: Database, tenancy: Database) -> 
     group_prefix = f"test{str(ULID()).lower()}"
     host = Host([(INGEST, db)], bus=bus, tenancy_db=tenancy, group_prefix=group_prefix)
     app = host.create_app()
+    await skip_kafka_history(host)
     await host.start()
     await migrate_tenancy(tenancy)
     tenant = f"t{str(ULID()).lower()}"
@@ -176,6 +178,7 @@ async def start_host(
     """Like start_ingest, for a host running the services given (ingest among them)."""
     host = Host(services, bus=bus, tenancy_db=tenancy, group_prefix=f"test{str(ULID()).lower()}")
     app = host.create_app()
+    await skip_kafka_history(host)
     await host.start()
     tenant = f"t{str(ULID()).lower()}"
     await create_tenant(tenancy, tenant, "Test tenant")

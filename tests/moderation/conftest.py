@@ -20,6 +20,7 @@ from shared.events.envelope import Envelope
 from shared.events.topics import COMMUNITY_EVENTS
 from shared.host import Host
 from shared.tenancy.repository import create_key, create_tenant
+from tests.conftest import skip_kafka_history
 from tests.shared.conftest import drop_schema
 
 
@@ -99,6 +100,7 @@ async def moderation(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         [(MODERATION, db)], bus=bus, tenancy_db=tenancy, group_prefix=f"test{ULID()}".lower()
     )
     app = host.create_app()
+    await skip_kafka_history(host)
     await host.start()
     tenant = f"t{str(ULID()).lower()}"
     await create_tenant(tenancy, tenant, "Test tenant")
