@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.insights.domain.clustering import cluster_batch, representatives
 from services.insights.domain.intents import Intent
 from services.insights.domain.labels import label_clusters
+from services.insights.domain.summary import summarise
 from services.insights.domain.text import fingerprint
 from services.insights.embedding import encode_async
 from services.insights.intents import load_model
@@ -19,10 +21,14 @@ from services.insights.schemas import (
     AnalyzedCluster,
     AnalyzeIn,
     AnalyzeOut,
+    ChannelOut,
     ClusterList,
     Representative,
+    SentimentMix,
     StoredCluster,
+    TrendOut,
 )
+from services.insights.settings import Settings
 from services.insights.uow import InsightsUoW, TransactionDep
 from shared.api.auth import Caller, require_community, require_scopes
 from shared.api.problems import PROBLEM_RESPONSES, PayloadTooLarge, Problem
@@ -102,17 +108,39 @@ async def analyze(body: AnalyzeIn, _caller: ReadDep) -> AnalyzeOut:
         "Clusters built as feedback streams in (explicit feedback, and chat messages the "
         "intent classifier finds feedback in), biggest first: label and keywords in the "
         "cluster's languages, intent, size (near-identical messages count once), distinct "
-        "members, and 3 representative messages linking to their source events. Content "
-        "moderation removed is not shown. Needs `insights:read` and a key covering the community."
+        "members, 3 representative messages linking to their source events, the sentiment "
+        "mix, the trend (distinct messages in the window ending at `as_of` against the "
+        "window before; `window_days` defaults to HEARTH_INSIGHTS_TREND_WINDOW_DAYS, 7), "
+        "the platforms and channels it spans, and the share of core members once "
+        "gamification has reported any. Content moderation removed is not shown (restored "
+        "content is back in its cluster). Needs `insights:read` and a key covering the "
+        "community."
     ),
     responses=PROBLEM_RESPONSES,
 )
 async def list_clusters(
-    community_id: str, caller: ReadDep, uow: Annotated[InsightsUoW, TransactionDep]
+    community_id: str,
+    caller: ReadDep,
+    uow: Annotated[InsightsUoW, TransactionDep],
+    request: Request,
+    window_days: Annotated[
+        float | None, Query(gt=0, le=366, description="trend window in days")
+    ] = None,
+    as_of: Annotated[
+        datetime | None, Query(description="end of the trend's current window (default: now)")
+    ] = None,
 ) -> ClusterList:
     """Every cluster of the community the caller may read."""
     require_community(caller, community_id)
+    context = getattr(request.app.state, "insights", None)
+    settings: Settings = context.settings if context is not None else Settings()
+    window = timedelta(days=window_days or settings.trend_window_days)
+    end = as_of if as_of is not None else datetime.now(UTC)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
     by_cluster = await uow.feedback.readable_members(caller, community_id)
+    core = await uow.feedback.core_of(caller.tenant_id, community_id)
+    aliases = await uow.feedback.aliases_of(list(by_cluster))
     labels = label_clusters(
         {cid: [m.text for m in members if not m.duplicate] for cid, members in by_cluster.items()}
     )
@@ -120,6 +148,10 @@ async def list_clusters(
     for cid, members in by_cluster.items():
         counted = [m for m in members if not m.duplicate] or members
         best = representatives([m.vector for m in counted])
+        summary = summarise(members, as_of=end, window=window, core=core)
+        platforms: dict[str, int] = {}
+        for channel in summary.channels:
+            platforms[channel.platform] = platforms.get(channel.platform, 0) + channel.messages
         items.append(
             StoredCluster(
                 id=cid,
@@ -143,6 +175,22 @@ async def list_clusters(
                 ],
                 first_at=min(m.occurred_at for m in members),
                 last_at=max(m.occurred_at for m in members),
+                sentiment=SentimentMix(**{s.value: n for s, n in summary.sentiment.items()}),
+                trend=TrendOut(
+                    window_days=window.total_seconds() / 86_400,
+                    as_of=end,
+                    current=summary.trend.current,
+                    previous=summary.trend.previous,
+                    change=summary.trend.change,
+                    direction=summary.trend.direction,
+                ),
+                platforms=sorted(platforms, key=lambda p: (-platforms[p], p)),
+                channels=[
+                    ChannelOut(platform=c.platform, channel_id=c.channel_id, messages=c.messages)
+                    for c in summary.channels
+                ],
+                core_share=summary.core_share,
+                aliases=aliases.get(cid, []),
             )
         )
     items.sort(key=lambda c: (-c.size, -c.members, c.id))

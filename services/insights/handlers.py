@@ -16,10 +16,11 @@ from services.insights.domain.text import fingerprint
 from services.insights.embedding import DIMENSIONS, encode_async
 from services.insights.intents import load_model
 from services.insights.repository import NewMember
+from services.insights.sentiment import load_model as load_sentiment_model
 from services.insights.uow import InsightsUoW
 from shared.db.consuming import Handler
 from shared.events.community import CommunityEvent, CommunityEventType
-from shared.events.payloads import ModerationDecision
+from shared.events.payloads import CoreMemberChange, ModerationDecision
 
 MAX_TEXT = 2_000  # characters embedded; longer feedback is judged by its opening
 
@@ -28,18 +29,21 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     """Embed a feedback-bearing message and put it into its community's nearest cluster.
 
     Explicit feedback is always clustered; a chat message only when the intent
-    classifier finds feedback in it (not `other`). Bots, empty messages and content
-    moderation already removed are skipped.
+    classifier finds feedback in it (not `other`). Bots and empty messages are skipped.
+    Content moderation already removed is stored hidden and out of every centroid, so a
+    later restore can bring it into its cluster.
     """
     text = ((event.content.text if event.content else None) or "").strip()
     if not text or event.actor.is_bot:
         return
     feedback = uow.feedback
-    if await feedback.is_clustered(event.event_id) or await feedback.is_removed(event.event_id):
+    if await feedback.is_clustered(event.event_id):
         return
+    removed = await feedback.is_removed(event.event_id)
     vector = (await encode_async([text[:MAX_TEXT]]))[0]
     model = load_model()
     intent = model.predict(vector[None, :])[0]
+    sentiment = load_sentiment_model().predict(vector[None, :])[0]
     if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
         return
     printed = fingerprint(text)
@@ -47,7 +51,7 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
         event.tenant_id, event.community_id, printed
     )
     if duplicate_of is not None:
-        cluster_id, duplicate = duplicate_of, True
+        cluster_id, duplicate = await feedback.resolve(duplicate_of), True
     else:
         existing = await feedback.clusters_of(event.tenant_id, event.community_id)
         total = sum((c.total for c in existing), np.zeros(DIMENSIONS, dtype=np.float32))
@@ -61,7 +65,8 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
         cluster_id, duplicate = assignment.cluster_id, False
         if assignment.created:
             await feedback.create_cluster(cluster_id, event.tenant_id, event.community_id)
-        await feedback.add_to_centroid(cluster_id, vector)
+        if not removed:
+            cluster_id = await feedback.add_to_centroid(cluster_id, vector)
     await feedback.add_member(
         NewMember(
             event_id=event.event_id,
@@ -76,16 +81,36 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
             fingerprint=printed,
             duplicate=duplicate,
             intent=intent.value,
+            sentiment=sentiment.value,
             vector=vector,
             occurred_at=event.occurred_at,
+            removed=removed,
         )
     )
 
 
 async def remove_from_cluster(decision: ModerationDecision, uow: InsightsUoW) -> None:
-    """Content moderation removed leaves its cluster, and is never clustered later."""
+    """Content moderation removed leaves its cluster (hidden, out of the centroid)."""
     await uow.feedback.remove_content(
         decision.tenant_id, decision.community_id, decision.subject_event_id
+    )
+
+
+async def restore_to_cluster(decision: ModerationDecision, uow: InsightsUoW) -> None:
+    """Content moderation restored returns to the cluster it left."""
+    await uow.feedback.restore_content(
+        decision.tenant_id, decision.community_id, decision.subject_event_id
+    )
+
+
+async def record_core_member(change: CoreMemberChange, uow: InsightsUoW) -> None:
+    """Keep the community's core members, for each cluster's core share."""
+    await uow.feedback.set_core(
+        change.tenant_id,
+        change.community_id,
+        change.member_id,
+        change.core_member,
+        change.occurred_at,
     )
 
 
@@ -93,4 +118,6 @@ HANDLERS: dict[str, Handler] = {
     "community.message.created": cluster_feedback,
     "community.feedback.submitted": cluster_feedback,
     "moderation.content.removed": remove_from_cluster,
+    "moderation.content.restored": restore_to_cluster,
+    "gamification.core_member.changed": record_core_member,
 }

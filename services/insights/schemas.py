@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.insights.domain.intents import Intent
+from services.insights.domain.summary import Direction
 
 MAX_ANALYZE_ITEMS = 5_000
 
@@ -58,6 +59,37 @@ class Representative(BaseModel):
     occurred_at: datetime
 
 
+class SentimentMix(BaseModel):
+    """Distinct messages of the cluster by sentiment (near-identical repeats count once)."""
+
+    negative: int
+    neutral: int
+    positive: int
+
+
+class TrendOut(BaseModel):
+    """Distinct messages in the window ending at `as_of`, against the window before."""
+
+    window_days: float
+    as_of: datetime
+    current: int = Field(description="distinct messages in (as_of - window, as_of]")
+    previous: int = Field(description="distinct messages in the window before that")
+    change: float | None = Field(
+        description="(current - previous) / previous; null when the previous window was empty"
+    )
+    direction: Direction = Field(
+        description="new (nothing before), rising, steady, falling, quiet (nothing in either)"
+    )
+
+
+class ChannelOut(BaseModel):
+    """Where the cluster was said: messages per platform channel (repeats included)."""
+
+    platform: str
+    channel_id: str | None
+    messages: int
+
+
 class StoredCluster(BaseModel):
     """A cluster of a community's feedback, as it stands now."""
 
@@ -71,6 +103,17 @@ class StoredCluster(BaseModel):
     representatives: list[Representative] = Field(description="up to 3, closest first")
     first_at: datetime
     last_at: datetime
+    sentiment: SentimentMix
+    trend: TrendOut
+    platforms: list[str] = Field(description="platforms it was said on, most messages first")
+    channels: list[ChannelOut] = Field(description="channels it was said in, most messages first")
+    core_share: float | None = Field(
+        description="share of its members who are core members now (gamification's core "
+        "member changes); null while the community's core is unknown"
+    )
+    aliases: list[str] = Field(
+        default_factory=list, description="ids of clusters merged into this one (still valid)"
+    )
 
 
 class ClusterList(BaseModel):

@@ -10,6 +10,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
     func,
 )
 
@@ -45,6 +46,14 @@ cluster_members = Table(
     Column("fingerprint", String(32), nullable=False),
     Column("duplicate", Boolean, nullable=False, comment="near-identical to an earlier member"),
     Column("intent", String(32), nullable=False),
+    Column("sentiment", String(16), nullable=False, server_default="neutral"),
+    Column(
+        "removed",
+        Boolean,
+        nullable=False,
+        server_default=false(),
+        comment="removed by moderation: hidden and out of the centroid until restored",
+    ),
     Column("vector", LargeBinary, nullable=False, comment="float32 unit embedding"),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
 )
@@ -62,4 +71,24 @@ removed_content = Table(
     Column("tenant_id", String(64), nullable=False),
     Column("community_id", String(32), nullable=False),
     Column("removed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+core_members = Table(
+    "core_members",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("core", Boolean, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, comment="the change's time"),
+)
+
+cluster_aliases = Table(
+    "cluster_aliases",
+    metadata,
+    Column("alias_id", String(32), primary_key=True, comment="a cluster merged away"),
+    Column("cluster_id", String(32), nullable=False, index=True, comment="where it went"),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(32), nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

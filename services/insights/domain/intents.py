@@ -2,8 +2,8 @@
 
 Trained by `python -m services.insights.intents` from the labelled messages in
 services/insights/intents/train.json; the result is committed as model.json. Training is
-deterministic (zero start, full-batch gradient descent, fixed steps), so the committed
-artifact is what the command produces.
+deterministic (domain/softmax.py: zero start, full-batch gradient descent, fixed steps),
+so the committed artifact is what the command produces.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from services.insights.domain import softmax
 
 Matrix = npt.NDArray[np.floating[Any]]
 
@@ -26,16 +28,12 @@ class Intent(StrEnum):
     COMPLAINT = "complaint"
     PRAISE = "praise"
     QUESTION = "question"
+    CONTENT_IDEA = "content_idea"
+    """Content a member made or proposes (fan art, clips, guides, post ideas): for SMM."""
     OTHER = "other"
 
 
 FEEDBACK_INTENTS = frozenset(Intent) - {Intent.OTHER}
-
-
-def _features(embeddings: npt.ArrayLike, centre: Matrix) -> Matrix:
-    x = np.asarray(embeddings, dtype=np.float64) - centre
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return (x / np.where(norms > 0, norms, 1.0)).astype(np.float64)
 
 
 @dataclass(frozen=True)
@@ -49,10 +47,9 @@ class IntentModel:
 
     def probabilities(self, embeddings: npt.ArrayLike) -> Matrix:
         """Class probabilities per row of `embeddings`."""
-        logits = _features(embeddings, self.centre) @ self.weights.T + self.bias
-        logits -= logits.max(axis=1, keepdims=True)
-        exp = np.exp(logits)
-        return (exp / exp.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax.probabilities(
+            softmax.features(embeddings, self.centre), self.weights, self.bias
+        )
 
     def predict(self, embeddings: npt.ArrayLike) -> list[Intent]:
         """The most probable intent of each row."""
@@ -89,18 +86,13 @@ def train(
     """Fit a multinomial logistic regression; the same inputs give the same model."""
     raw = np.asarray(embeddings, dtype=np.float64)
     centre = raw.mean(axis=0)
-    x = _features(raw, centre)
     labels = tuple(Intent)
-    y = np.zeros((len(intents), len(labels)))
-    y[np.arange(len(intents)), [labels.index(i) for i in intents]] = 1.0
-    weights = np.zeros((len(labels), x.shape[1]))
-    bias = np.zeros(len(labels))
-    for _ in range(steps):
-        logits = x @ weights.T + bias
-        logits -= logits.max(axis=1, keepdims=True)
-        p = np.exp(logits)
-        p /= p.sum(axis=1, keepdims=True)
-        error = (p - y) / len(x)
-        weights -= learning_rate * (error.T @ x + l2 * weights)
-        bias -= learning_rate * error.sum(axis=0)
+    weights, bias = softmax.fit(
+        softmax.features(raw, centre),
+        [labels.index(i) for i in intents],
+        len(labels),
+        steps=steps,
+        learning_rate=learning_rate,
+        l2=l2,
+    )
     return IntentModel(labels, weights, bias, centre)
