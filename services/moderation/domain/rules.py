@@ -25,6 +25,7 @@ from typing import Annotated, Any, Literal
 import regex
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.moderation.domain.sanctions import Sanctions
 from services.moderation.domain.yaml_lines import Located, Path, YamlSyntaxError, load
 
 MAX_RULES_BYTES = 256 * 1024
@@ -183,6 +184,9 @@ class RuleSet(_Strict):
     exempt: Exempt = Field(default_factory=Exempt)
     rules: list[Rule] = Field(default_factory=list, max_length=500)
     classifier: ClassifierConfig | None = None
+    sanctions: Sanctions | None = Field(
+        default=None, description="the strikes ladder; without it strikes give no sanction"
+    )
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RuleSet:
