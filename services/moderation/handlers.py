@@ -10,12 +10,14 @@ from __future__ import annotations
 from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
 from services.moderation.domain.engine import Evaluation
+from services.moderation.domain.sanctions import as_utc
 from services.moderation.metrics import DECISIONS_TOTAL, REGEX_TIMEOUTS_TOTAL
+from services.moderation.review import QUEUED, SOURCE, Offence, strike
 from services.moderation.uow import ModerationUoW
 from shared.api.auth import Principal
 from shared.db.consuming import Handler
 from shared.events.community import CommunityEvent, CommunityEventType
-from shared.events.envelope import new_event_id
+from shared.events.envelope import new_event_id, utcnow
 from shared.events.payloads import (
     ActionKind,
     DecisionEventType,
@@ -25,7 +27,6 @@ from shared.events.payloads import (
 )
 from shared.events.topics import MODERATION_ACTIONS, MODERATION_DECISIONS
 
-SOURCE = "/hearth/moderation"
 ACTED_ON = frozenset({Verdict.HIDE, Verdict.REMOVE})
 
 
@@ -81,7 +82,7 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
             recent[seconds] = earlier + 1
     evaluation = engine.evaluate(message_of(event), recent)
     act = evaluation.verdict in ACTED_ON and not event.backfilled
-    added = await uow.decisions.add(
+    decision_id = await uow.decisions.add(
         tenant_id=event.tenant_id,
         community_id=event.community_id,
         subject_event_id=event.event_id,
@@ -99,7 +100,7 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
         acted=act,
         occurred_at=event.occurred_at,
     )
-    if not added:
+    if decision_id is None:
         return
     DECISIONS_TOTAL.labels(evaluation.verdict.value, str(event.backfilled).lower()).inc()
     if evaluation.timed_out:
@@ -107,6 +108,46 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
     if event.backfilled:
         return
     await _publish(event, evaluation, uow, act=act)
+    deciding = evaluation.deciding
+    if evaluation.verdict in QUEUED:
+        await uow.queue.add(
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            decision_id=decision_id,
+            subject_event_id=event.event_id,
+            auto_verdict=evaluation.verdict.value,
+            rule_id=deciding.rule_id if deciding else None,
+            reason=deciding.reason if deciding else None,
+            reasons=reason_texts(evaluation),
+            author=author,
+            member_id=event.actor.member_id,
+            platform=event.platform.value,
+            channel_id=event.channel_id,
+            message_id=message_id_of(event),
+            platform_user_id=event.actor.platform_user_id,
+            occurred_at=as_utc(event.occurred_at),
+            created_at=utcnow(),
+        )
+    elif evaluation.verdict == Verdict.REMOVE:
+        offence = Offence(
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            author=author,
+            platform=event.platform,
+            channel_id=event.channel_id,
+            platform_user_id=event.actor.platform_user_id,
+            subject_event_id=event.event_id,
+            occurred_at=event.occurred_at,
+            reason=deciding.reason if deciding else None,
+            decision_id=decision_id,
+        )
+        await strike(uow, offence, engine.ruleset.sanctions, given_by="system")
+
+
+def message_id_of(event: CommunityEvent) -> str | None:
+    """The platform's id of the message: `attributes.message_id`, else the source event id."""
+    message_id = event.attributes.get("message_id") or event.source_event_id
+    return None if message_id is None else str(message_id)
 
 
 async def _publish(
@@ -129,14 +170,13 @@ async def _publish(
         update={"type": DecisionEventType.CONTENT_REMOVED, "event_id": new_event_id()}
     )
     await uow.outbox.add(MODERATION_DECISIONS.name, removed.to_envelope(source=SOURCE))
-    message_id = event.attributes.get("message_id") or event.source_event_id
     action = ModerationAction(
         tenant_id=event.tenant_id,
         community_id=event.community_id,
         platform=event.platform,
         action=ActionKind.DELETE,
         channel_id=event.channel_id,
-        message_id=None if message_id is None else str(message_id),
+        message_id=message_id_of(event),
         platform_user_id=event.actor.platform_user_id,
         reason=evaluation.deciding.reason if evaluation.deciding else None,
     )

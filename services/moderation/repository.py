@@ -11,11 +11,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Table, and_, func, select, true
+from sqlalchemy import ColumnElement, Insert, Table, and_, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.moderation.tables import decisions, rulesets
+from services.moderation.tables import (
+    audit_log,
+    decisions,
+    review_items,
+    rulesets,
+    sanctions,
+    strikes,
+)
 from shared.api.auth import Principal as Caller
 from shared.events.community import CommunityEventType
 
@@ -93,12 +100,15 @@ class Decisions:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, **values: Any) -> bool:
-        """Store a decision; False when this event was already decided (nothing changes)."""
+    async def add(self, **values: Any) -> int | None:
+        """Store a decision and answer its id; None when this event was already decided
+        (nothing changes)."""
         result = await self.session.execute(
-            _insert_ignoring_conflicts(self.session, decisions).values(**values)
+            _insert_ignoring_conflicts(self.session, decisions)
+            .values(**values)
+            .returning(decisions.c.id)
         )
-        return bool(getattr(result, "rowcount", 0))
+        return result.scalar_one_or_none()
 
     async def recent_messages(
         self, tenant_id: str, community_id: str, author: str, *, before: datetime, seconds: int
@@ -134,3 +144,198 @@ class Decisions:
             .first()
         )
         return None if row is None else dict(row)
+
+
+PENDING = ("open", "claimed")
+"""Review statuses still waiting for a moderator's decision."""
+
+
+class ReviewQueue:
+    """Flagged and hidden decisions waiting for a moderator, and what the moderator decided."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> bool:
+        """Queue a decision for review; False when it is already queued."""
+        result = await self.session.execute(
+            _insert_ignoring_conflicts(self.session, review_items).values(status="open", **values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def page(
+        self,
+        caller: Caller,
+        *,
+        pending: bool,
+        community_id: str | None,
+        reason: str | None,
+        queued_before: datetime | None,
+        queued_after: datetime | None,
+        after_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """One page of the caller's queue, oldest first, after the item `after_id`."""
+        query = select(review_items).where(_readable(review_items, caller))
+        statuses = PENDING if pending else ("decided",)
+        query = query.where(review_items.c.status.in_(statuses))
+        if community_id is not None:
+            query = query.where(review_items.c.community_id == community_id)
+        if reason is not None:
+            query = query.where(
+                or_(review_items.c.reason == reason, review_items.c.rule_id == reason)
+            )
+        if queued_before is not None:
+            query = query.where(review_items.c.created_at <= queued_before)
+        if queued_after is not None:
+            query = query.where(review_items.c.created_at >= queued_after)
+        if after_id is not None:
+            query = query.where(review_items.c.id > after_id)
+        rows = await self.session.execute(query.order_by(review_items.c.id).limit(limit))
+        return [dict(row) for row in rows.mappings()]
+
+    async def get(self, caller: Caller, decision_id: int) -> dict[str, Any] | None:
+        """The queued item of one decision, if the caller may read it."""
+        row = (
+            (
+                await self.session.execute(
+                    select(review_items).where(
+                        _readable(review_items, caller), review_items.c.decision_id == decision_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else dict(row)
+
+    async def claim(self, caller: Caller, decision_id: int, at: datetime) -> bool:
+        """Claim an open item (or re-claim one's own); False when someone else holds it or
+        it is decided."""
+        result = await self.session.execute(
+            update(review_items)
+            .where(
+                _readable(review_items, caller),
+                review_items.c.decision_id == decision_id,
+                or_(
+                    review_items.c.status == "open",
+                    and_(
+                        review_items.c.status == "claimed",
+                        review_items.c.claimed_by == caller.key_id,
+                    ),
+                ),
+            )
+            .values(status="claimed", claimed_by=caller.key_id, claimed_at=at)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def decide(
+        self,
+        caller: Caller,
+        decision_id: int,
+        *,
+        verdict: str,
+        note: str | None,
+        overturned: bool,
+        at: datetime,
+    ) -> bool:
+        """Record a moderator's verdict on a pending item that is open or claimed by the
+        caller; False when it is decided already or claimed by someone else."""
+        result = await self.session.execute(
+            update(review_items)
+            .where(
+                _readable(review_items, caller),
+                review_items.c.decision_id == decision_id,
+                review_items.c.status.in_(PENDING),
+                or_(
+                    review_items.c.claimed_by.is_(None),
+                    review_items.c.claimed_by == caller.key_id,
+                ),
+            )
+            .values(
+                status="decided",
+                final_verdict=verdict,
+                decided_by=caller.key_id,
+                decided_at=at,
+                note=note,
+                overturned=overturned,
+            )
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+
+class Strikes:
+    """One strike per removed message, per member and community."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> bool:
+        """Give a strike; False when this message already gave one."""
+        result = await self.session.execute(
+            _insert_ignoring_conflicts(self.session, strikes).values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def times(
+        self, tenant_id: str, community_id: str, author: str, *, since: datetime
+    ) -> list[datetime]:
+        """When the member's strikes in the community since `since` were earned."""
+        rows = await self.session.scalars(
+            select(strikes.c.occurred_at).where(
+                strikes.c.tenant_id == tenant_id,
+                strikes.c.community_id == community_id,
+                strikes.c.author == author,
+                strikes.c.occurred_at > since,
+            )
+        )
+        return list(rows)
+
+
+class SanctionRecords:
+    """Sanctions sent to the platforms, one per strike at most."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> bool:
+        """Record a sanction; False when this strike already earned one."""
+        result = await self.session.execute(
+            _insert_ignoring_conflicts(self.session, sanctions).values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0))
+
+    async def of_member(
+        self, caller: Caller, community_id: str, author: str
+    ) -> list[dict[str, Any]]:
+        """The member's sanctions in a community, oldest first."""
+        rows = await self.session.execute(
+            select(sanctions)
+            .where(
+                _readable(sanctions, caller),
+                sanctions.c.community_id == community_id,
+                sanctions.c.author == author,
+            )
+            .order_by(sanctions.c.id)
+        )
+        return [dict(row) for row in rows.mappings()]
+
+
+class AuditLog:
+    """Append-only: every claim, review decision, strike and sanction. Never updated."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def append(self, **values: Any) -> None:
+        """Add one entry."""
+        await self.session.execute(audit_log.insert().values(**values))
+
+    async def of_decision(self, caller: Caller, decision_id: int) -> list[dict[str, Any]]:
+        """The entries about one decision, oldest first."""
+        rows = await self.session.execute(
+            select(audit_log)
+            .where(_readable(audit_log, caller), audit_log.c.decision_id == decision_id)
+            .order_by(audit_log.c.id)
+        )
+        return [dict(row) for row in rows.mappings()]

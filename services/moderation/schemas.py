@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -73,3 +73,61 @@ class EvaluateOut(BaseModel):
     timed_out: list[str] = Field(
         description="rules whose pattern was cut off by its time bound (counted as no match)"
     )
+
+
+class QueueItemOut(BaseModel):
+    """A flagged or hidden decision waiting for (or decided by) a moderator."""
+
+    decision_id: int = Field(description="the automatic decision's id; use it to claim and decide")
+    community_id: str
+    subject_event_id: str = Field(description="the community event judged")
+    auto_verdict: Verdict = Field(description="flag or hide: what the rules decided")
+    rule_id: str | None = Field(description="the deciding rule")
+    reason: str | None = Field(description="the deciding rule's reason")
+    reasons: list[str] = Field(description="`<rule id>: <reason>` of every rule that matched")
+    member_id: str | None
+    platform: str
+    channel_id: str | None
+    message_id: str | None
+    platform_user_id: str | None
+    occurred_at: datetime = Field(description="when the message was written")
+    queued_at: datetime
+    status: str = Field(description="open, claimed or decided")
+    claimed_by: str | None = Field(description="the API key id that claimed it")
+    claimed_at: datetime | None
+    verdict: Verdict | None = Field(description="the moderator's verdict, once decided")
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+    overturned: bool | None = Field(
+        description="true when the moderator allowed what the rules flagged or hid"
+    )
+
+
+class DecideIn(BaseModel):
+    """A moderator's verdict on a queued decision."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    verdict: Literal["allow", "remove"] = Field(
+        description="allow: the content stays or comes back; remove: it is taken down and "
+        "its author gets a strike"
+    )
+    note: str | None = Field(default=None, max_length=2000, description="why, for the audit log")
+
+
+class SanctionOut(BaseModel):
+    """The sanction a strike earned on the community's ladder."""
+
+    action: str = Field(description="warn, mute or ban")
+    duration_seconds: int | None
+    strikes: int = Field(description="active strikes, this one included")
+    action_id: str = Field(description="the moderation.actions.v1 command's action_id")
+
+
+class DecideOut(BaseModel):
+    """What the moderator's verdict did."""
+
+    item: QueueItemOut
+    published: list[str] = Field(description="the event types published, in order")
+    sanction: SanctionOut | None = None

@@ -6,14 +6,22 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.moderation.repository import Decisions, Rulesets
+from services.moderation.repository import (
+    AuditLog,
+    Decisions,
+    ReviewQueue,
+    Rulesets,
+    SanctionRecords,
+    Strikes,
+)
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
 
 
 class ModerationUoW(UnitOfWork):
-    """What moderation handlers and routes touch: `uow.rulesets`, `uow.decisions`, `uow.outbox`."""
+    """What moderation handlers and routes touch: `uow.rulesets`, `uow.decisions`, `uow.queue`,
+    `uow.strikes`, `uow.sanctions`, `uow.audit`, `uow.outbox`."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
@@ -21,6 +29,10 @@ class ModerationUoW(UnitOfWork):
         super().__init__(session, outbox, context=context, group=group)
         self.rulesets = Rulesets(session)
         self.decisions = Decisions(session)
+        self.queue = ReviewQueue(session)
+        self.strikes = Strikes(session)
+        self.sanctions = SanctionRecords(session)
+        self.audit = AuditLog(session)
 
 
 TransactionDep = transaction("moderation")
