@@ -9,12 +9,12 @@ scoped by its tenant and, when the key is bound to some, its communities.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Select, and_, bindparam, case, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -421,3 +421,258 @@ class Rulesets:
             .order_by(rulesets.c.version.desc())
         )
         return list(await self.session.execute(query))
+
+
+@dataclass(frozen=True)
+class ContentState:
+    """A content reference as stored: the activity it names and whether it is deleted."""
+
+    tenant_id: str
+    community_id: str
+    ref: str
+    """sha256 of the reference (see `hashed_ref`)."""
+    source_event_id: str | None
+    deleted: bool
+
+
+def hashed_ref(ref: str) -> str:
+    """How a content reference is stored (member-visible ids are never kept in clear)."""
+    return _hashed(ref)
+
+
+_CHUNK = 1000  # rows per multi-row statement, well under PostgreSQL's 32,767 parameters
+
+
+def _chunks(rows: Sequence[Any]) -> list[Sequence[Any]]:
+    return [rows[start : start + _CHUNK] for start in range(0, len(rows), _CHUNK)]
+
+
+def _grouped(keys: Collection[tuple[str, ...]]) -> list[tuple[tuple[str, ...], Sequence[str]]]:
+    """Keys grouped by all but their last part, in chunks: (prefix, last parts)."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for key in sorted(keys):
+        groups.setdefault(key[:-1], []).append(key[-1])
+    return [(prefix, chunk) for prefix, values in groups.items() for chunk in _chunks(values)]
+
+
+class BatchStore:
+    """Bulk reads and writes for one consumer batch: a few statements per batch, not per event.
+
+    What a batch reads it reads once (rulesets, content states, the ledger lines of the
+    activities it touches, the members' recent ledger window); what it writes it writes
+    with multi-row statements at the end of the batch's transaction.
+    """
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def rulesets_of(
+        self, communities_: set[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[StoredRuleset]]:
+        """Every stored version of each community, newest first."""
+        found: dict[tuple[str, str], list[StoredRuleset]] = {key: [] for key in communities_}
+        if not communities_:
+            return found
+        query = (
+            select(
+                rulesets.c.tenant_id,
+                rulesets.c.community_id,
+                rulesets.c.version,
+                rulesets.c.source,
+                rulesets.c.effective_from,
+            )
+            .where(tuple_(rulesets.c.tenant_id, rulesets.c.community_id).in_(sorted(communities_)))
+            .order_by(rulesets.c.version.desc())
+        )
+        for row in await self.session.execute(query):
+            found[(row.tenant_id, row.community_id)].append(
+                StoredRuleset(row.version, row.source, _utc(row.effective_from))
+            )
+        return found
+
+    async def content(
+        self, refs: set[tuple[str, str, str]], sources: set[tuple[str, str]]
+    ) -> list[ContentState]:
+        """Stored states of these (tenant, community, hashed ref)s and of these activities."""
+        columns = (
+            content_refs.c.tenant_id,
+            content_refs.c.community_id,
+            content_refs.c.ref,
+            content_refs.c.source_event_id,
+            content_refs.c.deleted,
+        )
+        found: list[ContentState] = []
+        # One IN list per community (its primary key) and per tenant (the source index).
+        for (tenant_id, community_id), chunk in _grouped(refs):
+            query = select(*columns).where(
+                content_refs.c.tenant_id == tenant_id,
+                content_refs.c.community_id == community_id,
+                content_refs.c.ref.in_(chunk),
+            )
+            found += [ContentState(*row) for row in await self.session.execute(query)]
+        for (tenant_id,), chunk in _grouped(sources):
+            query = select(*columns).where(
+                content_refs.c.tenant_id == tenant_id, content_refs.c.source_event_id.in_(chunk)
+            )
+            found += [ContentState(*row) for row in await self.session.execute(query)]
+        return found
+
+    async def moderated_of(self, sources: set[tuple[str, str]]) -> dict[tuple[str, str], bool]:
+        """(tenant, activity) → removed, for those moderation has judged."""
+        found: dict[tuple[str, str], bool] = {}
+        for (tenant_id,), chunk in _grouped(sources):
+            query = select(moderated.c.source_event_id, moderated.c.removed).where(
+                moderated.c.tenant_id == tenant_id, moderated.c.source_event_id.in_(chunk)
+            )
+            for row in await self.session.execute(query):
+                found[(tenant_id, row.source_event_id)] = bool(row.removed)
+        return found
+
+    async def lines_of(self, sources: set[tuple[str, str]]) -> list[dict[str, Any]]:
+        """Every ledger line of these (tenant, activity)s."""
+        found: list[dict[str, Any]] = []
+        for (tenant_id,), chunk in _grouped(sources):
+            query = (
+                select(*_LINE)
+                .where(ledger.c.tenant_id == tenant_id, ledger.c.source_event_id.in_(chunk))
+                .order_by(ledger.c.id)
+            )
+            found += [dict(row._mapping) for row in await self.session.execute(query)]
+        return found
+
+    async def member_lines(
+        self, tenant_id: str, community_id: str, members: set[str], start: datetime, end: datetime
+    ) -> list[dict[str, Any]]:
+        """The members' ledger lines earned in [start, end): what their caps and cooldowns see."""
+        found: list[dict[str, Any]] = []
+        for chunk in _chunks(sorted(members)):
+            query = select(*_LINE).where(
+                ledger.c.tenant_id == tenant_id,
+                ledger.c.community_id == community_id,
+                ledger.c.member_id.in_(chunk),
+                ledger.c.earned_at >= start,
+                ledger.c.earned_at < end,
+            )
+            found += [dict(row._mapping) for row in await self.session.execute(query)]
+        return found
+
+    async def note_communities(self, keys: set[tuple[str, str]]) -> None:
+        """Remember which tenant each community belongs to."""
+        rows = [{"tenant_id": t, "community_id": c} for t, c in sorted(keys)]
+        if rows:
+            statement = _insert(self.session, communities).on_conflict_do_nothing()
+            await self.session.execute(statement, rows)
+
+    async def save_content(self, states: list[ContentState]) -> None:
+        """Store content states as the batch left them (sorted, so replicas lock in order)."""
+        rows = [
+            {
+                "tenant_id": s.tenant_id,
+                "community_id": s.community_id,
+                "ref": s.ref,
+                "source_event_id": s.source_event_id,
+                "deleted": s.deleted,
+            }
+            for s in sorted(states, key=lambda s: (s.tenant_id, s.community_id, s.ref))
+        ]
+        if rows:
+            statement = _insert(self.session, content_refs)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "community_id", "ref"],
+                set_={
+                    "source_event_id": statement.excluded.source_event_id,
+                    "deleted": statement.excluded.deleted,
+                },
+            )
+            await self.session.execute(statement, rows)
+
+    async def save_moderated(self, states: dict[tuple[str, str], bool]) -> None:
+        rows = [
+            {"tenant_id": t, "source_event_id": s, "removed": removed}
+            for (t, s), removed in sorted(states.items())
+        ]
+        if rows:
+            statement = _insert(self.session, moderated)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "source_event_id"],
+                set_={"removed": statement.excluded.removed},
+            )
+            await self.session.execute(statement, rows)
+
+    async def append(self, entries: list[dict[str, Any]]) -> set[tuple[str, str, str, int]]:
+        """Add the lines; the keys of those that were not there yet (the rest changed nothing)."""
+        new: set[tuple[str, str, str, int]] = set()
+        key = (ledger.c.event_id, ledger.c.source_event_id, ledger.c.rule_id, ledger.c.rule_version)
+        if entries:
+            # Executed as multi-row INSERTs (SQLAlchemy's insertmanyvalues), compiled once.
+            statement = _insert(self.session, ledger).on_conflict_do_nothing().returning(*key)
+            new |= {tuple(row) for row in await self.session.execute(statement, entries)}
+        return new
+
+    async def add_to_totals(
+        self, deltas: dict[tuple[str, str, str], int]
+    ) -> dict[tuple[str, str, str], int]:
+        """Add each member's delta to their total, atomically; the totals after."""
+        after: dict[tuple[str, str, str], int] = {}
+        rows = [
+            {"tenant_id": t, "community_id": c, "member_id": m, "points": d, "level": 0}
+            for (t, c, m), d in sorted(deltas.items())
+        ]
+        if rows:
+            statement = _insert(self.session, member_totals)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "community_id", "member_id"],
+                set_={
+                    "points": member_totals.c.points + statement.excluded.points,
+                    "updated_at": func.now(),
+                },
+            ).returning(
+                member_totals.c.tenant_id,
+                member_totals.c.community_id,
+                member_totals.c.member_id,
+                member_totals.c.points,
+            )
+            for row in await self.session.execute(statement, rows):
+                after[(row.tenant_id, row.community_id, row.member_id)] = int(row.points)
+        return after
+
+    async def set_levels(self, levels_: dict[tuple[str, str, str], int]) -> None:
+        """Store the level of members whose level moved."""
+        if not levels_:
+            return
+        statement = (
+            update(member_totals)
+            .where(
+                member_totals.c.tenant_id == bindparam("t"),
+                member_totals.c.community_id == bindparam("c"),
+                member_totals.c.member_id == bindparam("m"),
+            )
+            .values(level=bindparam("new_level"))
+        )
+        await self.session.execute(
+            statement.execution_options(synchronize_session=False),
+            [
+                {"t": t, "c": c, "m": m, "new_level": lv}
+                for (t, c, m), lv in sorted(levels_.items())
+            ],
+        )
+
+
+_LINE = (
+    ledger.c.tenant_id,
+    ledger.c.community_id,
+    ledger.c.member_id,
+    ledger.c.event_id,
+    ledger.c.source_event_id,
+    ledger.c.rule_id,
+    ledger.c.rule_version,
+    ledger.c.kind,
+    ledger.c.points,
+    ledger.c.giver_member_id,
+    ledger.c.earned_at,
+)
+
+
+def _utc(at: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_
 
-from services.gamification.repository import Ledger, Rulesets
+from services.gamification.batch import Batch
+from services.gamification.repository import BatchStore, Ledger, Rulesets
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
 
 
 class GamificationUoW(UnitOfWork):
-    """What gamification handlers and routes touch: `uow.ledger`, `uow.rulesets`, `uow.outbox`."""
+    """What gamification handlers and routes touch: `uow.ledger`, `uow.rulesets`, `uow.outbox`,
+    and `uow.batch`, where handlers queue their events to be scored together at commit."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
@@ -21,6 +26,15 @@ class GamificationUoW(UnitOfWork):
         super().__init__(session, outbox, context=context, group=group)
         self.ledger = Ledger(session)
         self.rulesets = Rulesets(session)
+        self.batch = Batch(BatchStore(session), outbox)
+        # The kit commits after the last handler of a batch; the queued events are scored
+        # and written just before, inside the same transaction. SQLAlchemy runs session
+        # events inside its greenlet, where `await_` may wait on the async flush.
+        event.listen(session.sync_session, "before_commit", self._before_commit)
+
+    def _before_commit(self, _session: Session) -> None:
+        # The session lives for this one transaction; a flush with nothing queued is a no-op.
+        await_(self.batch.flush())
 
 
 TransactionDep = transaction("gamification")
