@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
@@ -101,37 +102,54 @@ class RecoveringProducer:
             await self._discard(producer)
 
     async def send_all(self, messages: Sequence[Outgoing]) -> None:
-        """Return when Kafka acknowledged every message; else BusUnavailable within the bound."""
-        producer: AIOKafkaProducer | None = None
+        """Return when Kafka acknowledged every message; else BusUnavailable within the bound.
+
+        The work runs in a task the caller stops waiting for at the bound, rather than
+        being cancelled in place: aiokafka does not always give up promptly when
+        cancelled (metadata waits), and a webhook must be answered in time all the same.
+        """
+        used: list[AIOKafkaProducer] = []
+        work = asyncio.ensure_future(self._send(messages, used))
         try:
-            async with asyncio.timeout(self.delivery_timeout):
-                producer = await self._usable()
-                futures = []
-                for message in messages:
-                    future = await producer.send(
-                        message.topic,
-                        value=message.value,
-                        key=message.key,
-                        headers=list(message.headers),
-                    )
-                    future.add_done_callback(_consume_exception)
-                    futures.append(future)
-                # wait, not gather: a timeout must not cancel what the producer still holds
-                if futures:
-                    await asyncio.wait(futures)
-        except TimeoutError as exc:
+            done, _ = await asyncio.wait({work}, timeout=self.delivery_timeout)
+        except asyncio.CancelledError:
+            work.cancel()
+            work.add_done_callback(_consume_exception)
+            raise
+        if not done:
+            work.cancel()
+            work.add_done_callback(_consume_exception)
             reason = f"not acknowledged within {self.delivery_timeout:g}s"
-            if producer is not None:
-                self._retire(producer, reason)
-            raise BusUnavailable(f"Kafka {reason}") from exc
+            self._retire(used[0] if used else self.current, reason)
+            raise BusUnavailable(f"Kafka {reason}")
+        work.result()
+        self.failure = None
+        self._next_delay = 0.0
+
+    async def _send(self, messages: Sequence[Outgoing], used: list[AIOKafkaProducer]) -> None:
+        producer: AIOKafkaProducer | None = None
+        futures = []
+        try:
+            producer = await self._usable()
+            used.append(producer)
+            for message in messages:
+                future = await producer.send(
+                    message.topic,
+                    value=message.value,
+                    key=message.key,
+                    headers=list(message.headers),
+                )
+                future.add_done_callback(_consume_exception)
+                futures.append(future)
+            # wait, not gather: giving up must not cancel what the producer still holds
+            if futures:
+                await asyncio.wait(futures)
         except KafkaError as exc:
             raise self._failed(producer, exc) from exc
         for future in futures:
             error = ProducerClosed() if future.cancelled() else future.exception()
             if error is not None:
                 raise self._failed(producer, error) from error
-        self.failure = None
-        self._next_delay = 0.0
 
     async def _usable(self) -> AIOKafkaProducer:
         """The current producer, waiting for a rebuild that is under way."""
@@ -247,7 +265,7 @@ def _sender_dead(producer: AIOKafkaProducer) -> bool:
     return task is not None and task.done()
 
 
-def _consume_exception(future: asyncio.Future[object]) -> None:
+def _consume_exception(future: asyncio.Future[Any]) -> None:
     # Futures of a retired producer fail when nobody awaits them any more.
     if not future.cancelled():
         future.exception()
