@@ -223,6 +223,7 @@ class Host:
         }
         # The consumers exist once the host starts; look them up when the probe runs.
         checks["consumer"] = lambda: _consumers_ready(hosted)
+        checks["outbox"] = lambda: _relay_ready(hosted)
         return checks
 
     def _dead_letter_topics(self) -> list[str]:
@@ -232,6 +233,11 @@ class Host:
             for hosted in self.services
             for topic in hosted.spec.topics
         )
+
+
+async def _relay_ready(hosted: HostedService) -> None:
+    if hosted.relay is not None:
+        await hosted.relay.check()
 
 
 async def _consumers_ready(hosted: HostedService) -> None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -79,6 +80,10 @@ class Outbox:
         await self.session.execute(self.table.insert(), rows)
 
 
+class RelayStalled(RuntimeError):
+    """The relay leads but publishes nothing, or crashed and has not recovered."""
+
+
 class OutboxRelay:
     """Publishes committed outbox rows of one service, oldest first."""
 
@@ -93,6 +98,7 @@ class OutboxRelay:
         interval: float = 0.5,
         after_publish: Callable[[], Awaitable[None]] | None = None,
         leadership: LeaseTiming | None = None,
+        stall_after: float = 60.0,
     ) -> None:
         self.db = db
         self.bus = bus
@@ -102,6 +108,10 @@ class OutboxRelay:
         self.interval = interval
         self._after_publish = after_publish
         self._wake = asyncio.Event()
+        self.stall_after = stall_after
+        self._leading = False
+        self._progress_at = time.monotonic()
+        self._failed_at: float | None = None
         self.leadership = Leadership(
             db,
             f"outbox-relay:{table.name}",
@@ -117,12 +127,34 @@ class OutboxRelay:
         """Publish while this replica leads the service's relays, until cancelled."""
         await self.leadership.run(self._publish_forever)
 
+    async def check(self) -> None:
+        """Readiness: raise while the leading relay makes no progress or keeps crashing."""
+        now = time.monotonic()
+        if self._failed_at is not None and self._failed_at > self._progress_at:
+            raise RelayStalled(f"crashed {now - self._failed_at:.0f}s ago, not recovered")
+        if self._leading and now - self._progress_at > self.stall_after:
+            raise RelayStalled(f"no progress for {now - self._progress_at:.0f}s")
+
     async def _publish_forever(self) -> None:
         """Publish until cancelled; a broker outage only delays, never drops, rows."""
+        self._leading = True
+        self._progress_at = time.monotonic()
+        try:
+            await self._publish_loop()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._failed_at = time.monotonic()
+            raise
+        finally:
+            self._leading = False
+
+    async def _publish_loop(self) -> None:
         while True:
             try:
                 while await self.publish_pending() == self.batch_size:
-                    pass
+                    self._progress_at = time.monotonic()
+                self._progress_at = time.monotonic()
             except BusUnavailable as exc:
                 log.warning("outbox relay of %s waiting for the bus: %s", self.service, exc)
             with contextlib.suppress(TimeoutError):
