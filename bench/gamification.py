@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from ulid import ULID
 
-from services.gamification.app import SPEC
+from services.gamification.app import SPEC, setup
 from services.gamification.tables import ledger, metadata
 from shared.bus.port import Record
 from shared.bus.runtime import Delivery
@@ -43,8 +43,7 @@ def traffic(count: int, members: int, seed: int = 11) -> list[Envelope]:
     rng = random.Random(seed)
     tenant = "tbench"
     people = [
-        Actor(platform_user_id=f"p{i}", member_id=f"m{i}", username=f"u{i}")
-        for i in range(members)
+        Actor(platform_user_id=f"p{i}", member_id=f"m{i}", username=f"u{i}") for i in range(members)
     ]
     bot = Actor(platform_user_id="pbot", member_id="mbot", username="bot", is_bot=True)
     at = datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
@@ -163,6 +162,7 @@ async def main() -> None:
     if not url.startswith("postgresql"):
         raise SystemExit("set DATABASE_URL to a PostgreSQL database")
     db = Database(url, schema=f"bench_gamification_{str(ULID()).lower()}", pool_size=2)
+    setup(None, db, None)  # as the host does: the service's session settings
     try:
         await upgrade(db, SPEC.migrations)
         envelopes = traffic(args.events, args.members)

@@ -89,11 +89,27 @@ class _State:
     pending: list[dict[str, Any]] = field(default_factory=list)
     dirty_content: set[tuple[str, str, str]] = field(default_factory=set)
     dirty_moderated: set[tuple[str, str]] = field(default_factory=set)
+    named: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
+    """(tenant, activity) → the content keys that have named it."""
+
+    def __post_init__(self) -> None:
+        for key, found in self.content.items():
+            self._index(key, found)
+
+    def set_content(self, key: tuple[str, str, str], found: ContentState) -> None:
+        self.content[key] = found
+        self.dirty_content.add(key)
+        self._index(key, found)
+
+    def _index(self, key: tuple[str, str, str], found: ContentState) -> None:
+        if found.source_event_id is not None:
+            self.named.setdefault((found.tenant_id, found.source_event_id), set()).add(key)
 
     def deleted_source(self, tenant_id: str, source_event_id: str) -> bool:
+        """Whether content naming this activity is deleted."""
         return any(
-            s.deleted and s.source_event_id == source_event_id and s.tenant_id == tenant_id
-            for s in self.content.values()
+            self.content[key].deleted and self.content[key].source_event_id == source_event_id
+            for key in self.named.get((tenant_id, source_event_id), ())
         )
 
 
@@ -225,8 +241,7 @@ class Batch:
             found = replace(found, source_event_id=fact.event_id, deleted=False)
         elif found.source_event_id is None:
             found = replace(found, source_event_id=fact.event_id)
-        state.content[key] = found
-        state.dirty_content.add(key)
+        state.set_content(key, found)
         return found.deleted
 
     def _deletion(self, state: _State, fact: Fact) -> None:
@@ -234,8 +249,7 @@ class Batch:
             return
         key = (fact.tenant_id, fact.community_id, hashed_ref(fact.ref))
         found = state.content.get(key) or ContentState(*key, source_event_id=None, deleted=True)
-        state.content[key] = replace(found, deleted=True)
-        state.dirty_content.add(key)
+        state.set_content(key, replace(found, deleted=True))
         if found.source_event_id is not None:
             self._reconcile(state, fact.tenant_id, found.source_event_id, fact.event_id)
 
