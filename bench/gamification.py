@@ -8,8 +8,10 @@ multi-row INSERT into a copy of the ledger table, batch for batch, as the baseli
     DATABASE_URL=postgresql+asyncpg://... .venv/bin/python bench/gamification.py \
         --events 20000 --batch 500 --members 2000 [--profile out.prof]
 
-Prints events/s for both sides and the ratio. Events are a live community's traffic:
-messages (some from a bot), reactions to others' messages, now and then a deletion.
+Prints events/s for both sides and the ratio, and for reference the kit's own cost
+(the same deliveries to handlers that do nothing: parsing, dedup, processed rows).
+Events are a live community's traffic: messages (some from a bot), reactions to
+others' messages, now and then a deletion.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from services.gamification.app import SPEC, setup
 from services.gamification.tables import ledger, metadata
 from shared.bus.port import Record
 from shared.bus.runtime import Delivery
-from shared.db.consuming import idempotent_processor
+from shared.db.consuming import UnitOfWork, idempotent_processor
 from shared.db.engine import Database
 from shared.db.migrations import upgrade
 from shared.db.tables import outbox_table, processed_table
@@ -107,6 +109,25 @@ def deliveries(envelopes: list[Envelope]) -> list[Delivery]:
     ]
 
 
+async def _nothing(event: CommunityEvent, uow: UnitOfWork) -> None:
+    """A handler that does nothing: what the kit alone costs (parse, dedup, processed rows)."""
+
+
+async def kit_alone(db: Database, envelopes: list[Envelope], batch: int) -> float:
+    process = idempotent_processor(
+        db,
+        group="bench-kit",
+        handlers={event_type: _nothing for event_type in SPEC.handlers},
+        processed=processed_table(metadata),
+        outbox=outbox_table(metadata),
+    )
+    items = deliveries(envelopes)
+    started = time.perf_counter()
+    for start in range(0, len(items), batch):
+        await process(items[start : start + batch])
+    return len(items) / (time.perf_counter() - started)
+
+
 async def ours(db: Database, envelopes: list[Envelope], batch: int, profile: str | None) -> float:
     process = idempotent_processor(
         db,
@@ -168,11 +189,13 @@ async def main() -> None:
         envelopes = traffic(args.events, args.members)
         rate = await ours(db, envelopes, args.batch, args.profile)
         plain_rate, rows = await baseline(db, args.events, args.batch)
+        kit_rate = await kit_alone(db, envelopes, args.batch)
         print(f"events: {args.events}, batch: {args.batch}, members: {args.members}")
         print(f"ledger rows written: {rows}")
         print(f"ours (handlers, ledger, totals, outbox): {rate:10.0f} events/s")
         print(f"plain multi-row INSERT of the same rows: {plain_rate:10.0f} events/s")
         print(f"ratio ours / baseline: {rate / plain_rate:.3f}")
+        print(f"the kit alone, handlers doing nothing:  {kit_rate:10.0f} events/s")
     finally:
         async with db.engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.schema}" CASCADE'))
