@@ -157,6 +157,9 @@ async def build_world(hearth: Ingest) -> World:
         "key_id": admin_key_id,
         "platform": "api",
         "platform_user_id": "ann",
+        # A's decisions here are all allowed, so no review item exists: every caller
+        # gets 404 from the queue's claim/decide (tests/moderation/test_review.py scopes them).
+        "decision_id": "1",
     }
     in_one = {one, binding["id"], ann, bob, dee, ids["merge_id"], admin_key_id, marker}
     return World(ids, (one, two), in_one | {two, cyd}, in_one)
@@ -222,6 +225,9 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     ),
     ("POST", "/v1/moderation/evaluate"): lambda ids: {
         "json": {"text": "hello", "community_id": ids["community_id"]}
+    },
+    ("POST", "/v1/moderation/queue/{decision_id}/decide"): lambda ids: {
+        "json": {"verdict": "remove", "note": "intruder"}
     },
     ("PUT", "/v1/gamification/communities/{community_id}/rules"): lambda ids: yaml(
         GAMIFICATION_RULES
