@@ -12,6 +12,7 @@ from services.moderation.domain.detectors import Message
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
 from services.moderation.review import apply_review
 from services.moderation.schemas import (
+    AuditEntryOut,
     DecideIn,
     DecideOut,
     EvaluateIn,
@@ -335,4 +336,38 @@ async def decide(decision_id: int, body: DecideIn, caller: WriteDep, uow: UoWDep
             strikes=sanctioned.strikes,
             action_id=sanctioned.action_id,
         ),
+    )
+
+
+@router.get(
+    "/audit",
+    summary="Read the audit log",
+    description="Every claim, moderator decision (with its note), strike and sanction, "
+    "oldest first, in the caller's tenant and the communities its key covers. Filters: "
+    "`community_id`, `decision_id`. Cursor pagination: pass `next_cursor` back as `cursor`.",
+    response_model=Page[AuditEntryOut],
+    responses=PROBLEM_RESPONSES,
+)
+async def get_audit(
+    caller: ReadDep,
+    uow: UoWDep,
+    limit: LimitDep,
+    cursor: CursorDep,
+    community_id: Annotated[str | None, Query(max_length=64)] = None,
+    decision_id: int | None = None,
+) -> Page[AuditEntryOut]:
+    if community_id is not None:
+        require_community(caller, community_id)
+    rows = await uow.audit.page(
+        caller,
+        community_id=community_id,
+        decision_id=decision_id,
+        after_id=cursor_int(cursor, "id"),
+        limit=limit + 1,
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page[AuditEntryOut](
+        items=[AuditEntryOut.model_validate(row) for row in rows],
+        next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more else None,
     )

@@ -25,6 +25,7 @@ from services.moderation.tables import (
 )
 from shared.api.auth import Principal as Caller
 from shared.events.community import CommunityEventType
+from shared.events.envelope import utcnow
 
 
 @dataclass(frozen=True)
@@ -328,14 +329,25 @@ class AuditLog:
         self.session = session
 
     async def append(self, **values: Any) -> None:
-        """Add one entry."""
-        await self.session.execute(audit_log.insert().values(**values))
+        """Add one entry, dated now."""
+        await self.session.execute(audit_log.insert().values(created_at=utcnow(), **values))
 
-    async def of_decision(self, caller: Caller, decision_id: int) -> list[dict[str, Any]]:
-        """The entries about one decision, oldest first."""
-        rows = await self.session.execute(
-            select(audit_log)
-            .where(_readable(audit_log, caller), audit_log.c.decision_id == decision_id)
-            .order_by(audit_log.c.id)
-        )
+    async def page(
+        self,
+        caller: Caller,
+        *,
+        community_id: str | None,
+        decision_id: int | None,
+        after_id: int | None,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """One page of the entries the caller may read, oldest first, after `after_id`."""
+        query = select(audit_log).where(_readable(audit_log, caller))
+        if community_id is not None:
+            query = query.where(audit_log.c.community_id == community_id)
+        if decision_id is not None:
+            query = query.where(audit_log.c.decision_id == decision_id)
+        if after_id is not None:
+            query = query.where(audit_log.c.id > after_id)
+        rows = await self.session.execute(query.order_by(audit_log.c.id).limit(limit))
         return [dict(row) for row in rows.mappings()]

@@ -131,3 +131,16 @@ class DecideOut(BaseModel):
     item: QueueItemOut
     published: list[str] = Field(description="the event types published, in order")
     sanction: SanctionOut | None = None
+
+
+class AuditEntryOut(BaseModel):
+    """One entry of the append-only audit log."""
+
+    id: int
+    community_id: str
+    actor: str = Field(description="the API key id, or `system` for the consumer")
+    action: str = Field(description="claim, decide, strike or sanction")
+    decision_id: int | None
+    subject_event_id: str | None
+    detail: dict[str, Any]
+    created_at: datetime

@@ -14,7 +14,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import select
 from ulid import ULID
 
-from services.moderation.tables import audit_log, sanctions, strikes
+from services.moderation.tables import sanctions, strikes
 from shared.events.community import Actor
 from shared.events.envelope import Envelope
 from tests.moderation.conftest import Moderation
@@ -204,25 +204,28 @@ async def test_a_moderators_verdict_overrides_the_rules_and_is_audited(
     )
 
     async with moderation.db.sessions() as session:
-        audit = (
-            await session.execute(
-                select(audit_log.c.actor, audit_log.c.action, audit_log.c.detail)
-                .where(audit_log.c.community_id == community)
-                .order_by(audit_log.c.id)
-            )
-        ).all()
         given = (
             await session.scalars(
                 select(strikes.c.subject_event_id).where(strikes.c.community_id == community)
             )
         ).all()
-    assert [(a.action, a.detail.get("verdict")) for a in audit] == [
+    log = await moderation.client.get(
+        "/v1/moderation/audit", params={"community_id": community}, headers=moderation.auth()
+    )
+    assert log.status_code == 200, log.text
+    audit = log.json()["items"]
+    hidden_of_others = await moderation.client.get(
+        "/v1/moderation/audit", headers=moderation.auth(elsewhere)
+    )
+    assert hidden_of_others.json()["items"] == []
+    assert [(a["action"], a["detail"].get("verdict")) for a in audit] == [
         ("claim", None),
         ("decide", "allow"),
         ("strike", None),
         ("decide", "remove"),
     ]
-    assert audit[1].detail["note"] == "the film is 40 years old"
+    assert audit[1]["detail"]["note"] == "the film is 40 years old"
+    assert [a["actor"] for a in audit] == [alice.split("_")[1]] * 2 + [bob.split("_")[1]] * 2
     assert given == [flagged.event_id]
 
 
