@@ -135,6 +135,7 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
             author=author,
             platform=event.platform,
             channel_id=event.channel_id,
+            message_id=message_id_of(event),
             platform_user_id=event.actor.platform_user_id,
             subject_event_id=event.event_id,
             occurred_at=event.occurred_at,

@@ -53,6 +53,7 @@ class Offence:
     author: str
     platform: Platform
     channel_id: str | None
+    message_id: str | None
     platform_user_id: str | None
     subject_event_id: str
     occurred_at: datetime
@@ -111,6 +112,9 @@ async def strike(
         platform=offence.platform,
         action=_ACTION[step.action],
         channel_id=offence.channel_id,
+        # a warning replies to the removed message (connectors send it without the reply
+        # when the message is gone)
+        message_id=offence.message_id,
         platform_user_id=offence.platform_user_id,
         duration_seconds=step.duration_seconds,
         reason=f"{count} strike(s)" + (f": {offence.reason}" if offence.reason else ""),
@@ -212,6 +216,7 @@ async def apply_review(
             author=item["author"],
             platform=platform,
             channel_id=item["channel_id"],
+            message_id=item["message_id"],
             platform_user_id=item["platform_user_id"],
             subject_event_id=item["subject_event_id"],
             occurred_at=item["occurred_at"],

@@ -34,6 +34,7 @@ rules:
 sanctions:
   strike_expiry_seconds: 3600
   ladder:
+    - {strikes: 1, action: warn}
     - {strikes: 3, action: mute, duration_seconds: 600}
     - {strikes: 5, action: ban}
 """
@@ -255,20 +256,30 @@ async def test_a_third_strike_within_the_window_mutes(moderation: Moderation) ->
         "4242",
         600,
     )
-    assert action["channel_id"] == "-100123"
+    assert (action["channel_id"], action["message_id"]) == ("-100123", "77")
     async with moderation.db.sessions() as session:
         given = (
             await session.execute(
                 select(
-                    sanctions.c.subject_event_id, sanctions.c.strikes, sanctions.c.action_id
-                ).where(sanctions.c.community_id == community)
+                    sanctions.c.subject_event_id,
+                    sanctions.c.strikes,
+                    sanctions.c.action,
+                    sanctions.c.action_id,
+                )
+                .where(sanctions.c.community_id == community)
+                .order_by(sanctions.c.id)
             )
         ).all()
-    assert [(g.subject_event_id, g.strikes, g.action_id) for g in given] == [
-        (events[3].event_id, 3, action["action_id"])
+    # the expired strike still warned when it was new, and no longer counts afterwards
+    assert [(g.subject_event_id, g.strikes, g.action) for g in given] == [
+        (events[0].event_id, 1, "warn"),
+        (events[1].event_id, 1, "warn"),
+        (events[2].event_id, 2, "warn"),
+        (events[3].event_id, 3, "mute"),
     ]
+    assert given[3].action_id == action["action_id"]
     actions = await moderation.published(
-        "moderation.actions.v1", ours(community), expected=5, timeout=30
+        "moderation.actions.v1", ours(community), expected=8, timeout=30
     )
     kinds = sorted((a.data or {})["action"] for a in {a.id: a for a in actions}.values())
-    assert kinds == ["delete", "delete", "delete", "delete", "mute"]
+    assert kinds == ["delete"] * 4 + ["mute"] + ["warn"] * 3
