@@ -11,6 +11,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -20,12 +21,19 @@ from ulid import ULID
 from services.ingest.app import SPEC as INGEST
 from services.ingest.secrets import SecretBox
 from services.insights.app import SPEC as INSIGHTS
+from services.insights.embedding import encode_async
 from shared.bus.kafka import KafkaBus
 from shared.bus.port import publish
 from shared.db.engine import Database
-from shared.events.payloads import DecisionEventType, ModerationDecision, Verdict
+from shared.events.payloads import (
+    CoreMemberChange,
+    DecisionEventType,
+    ModerationDecision,
+    Verdict,
+)
 from shared.host import Host
 from shared.tenancy.repository import create_key, create_tenant, migrate_tenancy
+from tests.conftest import skip_kafka_history
 from tests.shared.conftest import drop_schema
 
 pytestmark = pytest.mark.integration
@@ -65,6 +73,8 @@ async def stack(
         group_prefix=f"test{suffix}",
     )
     app = host.create_app()
+    await encode_async(["warm up"])  # load the encoder before any deadline starts
+    await skip_kafka_history(host)  # only this test's traffic, not the shared broker's past
     await host.start()
     try:
         await migrate_tenancy(tenancy)
@@ -99,8 +109,8 @@ async def post_event(stack: Stack, community: str, kind: str, user: str, text: s
 
 
 async def clusters_when(stack: Stack, community: str, done: Any) -> list[dict[str, Any]]:
-    """The community's clusters once `done(clusters)` holds (polled, 90 s at most)."""
-    deadline = time.monotonic() + 90
+    """The community's clusters once `done(clusters)` holds (polled, 180 s at most)."""
+    deadline = time.monotonic() + 180
     while True:
         answer = await stack.client.get(
             f"/v1/insights/communities/{community}/clusters", headers=stack.auth()
@@ -128,6 +138,28 @@ async def test_feedback_events_become_clusters_and_removed_content_leaves(stack:
     await post_event(stack, community, "community.message.created", "eve", COMPLAINT_EN + "!!")
 
     clusters = await clusters_when(stack, community, lambda cs: sum(c["messages"] for c in cs) >= 4)
+    ann = next(
+        (
+            r["member_id"]
+            for c in clusters
+            for r in c["representatives"]
+            if r["text"] == COMPLAINT_EN
+        ),
+        clusters,
+    )
+    assert isinstance(ann, str), [
+        (c["messages"], c["size"], [(r["text"], r["member_id"]) for r in c["representatives"]])
+        for c in clusters
+    ]
+    core = CoreMemberChange(
+        tenant_id=stack.tenant_id, community_id=community, member_id=ann, core_member=True
+    )
+    await publish(
+        stack.bus, "gamification.core_members.v1", core.to_envelope(source="/hearth/gamification")
+    )
+    clusters = await clusters_when(
+        stack, community, lambda cs: any(c["core_share"] is not None for c in cs)
+    )
     assert sum(c["messages"] for c in clusters) == 4, clusters  # the chatter is not feedback
     complaint = next(c for c in clusters if COMPLAINT_EN in texts([c])[0])
     assert texts([complaint])[0] == {COMPLAINT_EN, COMPLAINT_RU}
@@ -135,6 +167,18 @@ async def test_feedback_events_become_clusters_and_removed_content_leaves(stack:
     assert complaint["intent"] in {"bug_report", "complaint"}
     assert {r["source_event_id"] for r in complaint["representatives"]} == {"msg-ann", "msg-boris"}
     assert [texts([c])[0] for c in clusters if c is not complaint] == [{REQUEST}]
+    assert complaint["sentiment"]["negative"] == 2  # the EN and RU complaint, repeat once
+    assert complaint["core_share"] == pytest.approx(1 / 3)  # ann of ann, boris, eve
+    assert complaint["platforms"] == ["api"]
+    assert complaint["channels"] == [{"platform": "api", "channel_id": "feedback", "messages": 3}]
+    week_after = await stack.client.get(
+        f"/v1/insights/communities/{community}/clusters",
+        params={"as_of": "2026-11-23T10:00:00Z", "window_days": 3},
+        headers=stack.auth(),
+    )
+    trend = next(c for c in week_after.json()["items"] if c["id"] == complaint["id"])["trend"]
+    assert (trend["current"], trend["previous"], trend["direction"]) == (0, 2, "falling")
+    assert complaint["trend"]["window_days"] == 7
 
     tenancy = stack.host.tenancy_db
     other = await create_key(
@@ -170,6 +214,20 @@ async def test_feedback_events_become_clusters_and_removed_content_leaves(stack:
     complaint = next(c for c in clusters if COMPLAINT_EN in texts([c])[0])
     assert texts([complaint])[0] == {COMPLAINT_EN}
     assert (complaint["size"], complaint["members"]) == (1, 2)
+    assert complaint["core_share"] == pytest.approx(1 / 2)
+
+    restored = decision.model_copy(
+        update={"type": DecisionEventType.CONTENT_RESTORED, "event_id": str(ULID())}
+    )
+    await publish(
+        stack.bus, "moderation.decisions.v1", restored.to_envelope(source="/hearth/moderation")
+    )
+    clusters = await clusters_when(
+        stack, community, lambda cs: any(COMPLAINT_RU in t for t in texts(cs))
+    )
+    back = next(c for c in clusters if COMPLAINT_RU in texts([c])[0])
+    assert back["id"] == complaint["id"]
+    assert (back["size"], back["members"]) == (2, 3)
 
 
 async def test_analyze_clusters_an_export_across_languages(stack: Stack) -> None:
@@ -191,3 +249,54 @@ async def test_analyze_clusters_an_export_across_languages(stack: Stack) -> None
     )
     assert refused.status_code == 413
     assert refused.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_recluster_merges_close_clusters_and_keeps_the_merged_id_as_alias(
+    stack: Stack,
+) -> None:
+    """Two stored clusters about one complaint (as online assignment can leave them) merge."""
+    from services.insights.context import InsightsContext
+    from services.insights.embedding import encode
+    from services.insights.recluster import recluster_all
+    from services.insights.repository import Feedback, NewMember
+
+    hosted = stack.host.hosted("insights")
+    assert isinstance(hosted.context, InsightsContext)
+    community = "c" + str(ULID()).lower()[:20]
+    said = [COMPLAINT_EN, COMPLAINT_EN + " again", COMPLAINT_RU]
+    vectors = encode(said)
+    ids = [str(ULID()) for _ in said]
+    async with hosted.db.transaction() as session:
+        feedback = Feedback(session)
+        for n, (cluster_id, text, vector) in enumerate(zip(ids, said, vectors, strict=True)):
+            await feedback.create_cluster(cluster_id, stack.tenant_id, community)
+            await feedback.add_to_centroid(cluster_id, vector)
+            await feedback.add_member(
+                NewMember(
+                    event_id=str(ULID()),
+                    cluster_id=cluster_id,
+                    tenant_id=stack.tenant_id,
+                    community_id=community,
+                    member_id=f"m{n}",
+                    platform="discord" if n else "telegram",
+                    channel_id="bugs",
+                    source_event_id=None,
+                    text=text,
+                    fingerprint=f"f{n}",
+                    duplicate=False,
+                    intent="bug_report",
+                    sentiment="negative",
+                    vector=vector,
+                    occurred_at=datetime(2026, 11, 20, tzinfo=UTC),
+                )
+            )
+    assert await recluster_all(hosted.context) == 2
+    assert await recluster_all(hosted.context) == 0  # nothing left to merge
+    answer = await stack.client.get(
+        f"/v1/insights/communities/{community}/clusters", headers=stack.auth()
+    )
+    [merged] = answer.json()["items"]
+    assert merged["size"] == 3
+    assert merged["id"] in ids
+    assert sorted([merged["id"], *merged["aliases"]]) == sorted(ids)
+    assert merged["platforms"] == ["discord", "telegram"]
