@@ -25,10 +25,13 @@ from services.insights.domain.clustering import cluster_batch
 from services.insights.domain.text import fingerprint
 from services.insights.embedding import encode
 from services.insights.intents import load_model
+from services.insights.sentiment import load_model as load_sentiment
 
 ROOT = Path(__file__).resolve().parents[1]
 BANKING = ROOT.parent / "shared" / "datasets" / "banking77" / "test.csv"
 EVAL = ROOT / "tests" / "insights" / "data" / "feedback_eval.json"
+IDEAS = ROOT / "tests" / "insights" / "data" / "content_idea_eval.json"
+SENTIMENT_EVAL = ROOT / "tests" / "insights" / "data" / "sentiment_eval.json"
 
 
 def score(name: str, truth: list[str], found: list[str] | list[int], seconds: float) -> None:
@@ -82,6 +85,26 @@ def main() -> None:
     predicted = load_model().predict(vectors)
     accuracy = np.mean([p == i["intent"] for p, i in zip(predicted, items, strict=True)])
     print(f"  intent accuracy: {accuracy:.3f}")
+
+    ideas = json.loads(IDEAS.read_text(encoding="utf-8"))["items"]
+    found = load_model().predict(encode([i["text"] for i in ideas]))
+    print(
+        f"content ideas (held out, {len(ideas)}): "
+        f"{np.mean([p == 'content_idea' for p in found]):.2f} recognised"
+    )
+    moods = json.loads(SENTIMENT_EVAL.read_text(encoding="utf-8"))["items"]
+    started = time.perf_counter()
+    mood_vectors = encode([i["text"] for i in moods])
+    guessed = load_sentiment().predict(mood_vectors)
+    seconds = time.perf_counter() - started
+    for language in ("en", "ru"):
+        right = [
+            g == i["sentiment"]
+            for g, i in zip(guessed, moods, strict=True)
+            if i["language"] == language
+        ]
+        print(f"sentiment accuracy ({language}, {len(right)} held out): {np.mean(right):.3f}")
+    print(f"  sentiment incl. embedding: {seconds * 1000 / len(moods):.2f} ms per text")
 
 
 if __name__ == "__main__":
