@@ -16,12 +16,14 @@ from services.insights.domain.summary import summarise
 from services.insights.domain.text import fingerprint
 from services.insights.embedding import encode_async
 from services.insights.intents import load_model
+from services.insights.repository import StoredMember
 from services.insights.schemas import (
     MAX_ANALYZE_ITEMS,
     AnalyzedCluster,
     AnalyzeIn,
     AnalyzeOut,
     ChannelOut,
+    ClusterDetail,
     ClusterList,
     Representative,
     SentimentMix,
@@ -31,13 +33,19 @@ from services.insights.schemas import (
 from services.insights.settings import Settings
 from services.insights.uow import InsightsUoW, TransactionDep
 from shared.api.auth import Caller, require_community, require_scopes
-from shared.api.problems import PROBLEM_RESPONSES, PayloadTooLarge, Problem
+from shared.api.problems import PROBLEM_RESPONSES, NotFound, PayloadTooLarge, Problem
 
 router = APIRouter(prefix="/v1/insights", tags=["insights"])
 
 # Clusters quote members' messages; insights:read reads them, and runs an analysis of an
 # export (nothing read or stored, but it takes the encoder's CPU).
 ReadDep = Annotated[Caller, Depends(require_scopes("insights:read"))]
+
+
+WindowQuery = Annotated[float | None, Query(gt=0, le=366, description="trend window in days")]
+AsOfQuery = Annotated[
+    datetime | None, Query(description="end of the trend's current window (default: now)")
+]
 
 
 class DuplicateIds(Problem):
@@ -123,14 +131,22 @@ async def list_clusters(
     caller: ReadDep,
     uow: Annotated[InsightsUoW, TransactionDep],
     request: Request,
-    window_days: Annotated[
-        float | None, Query(gt=0, le=366, description="trend window in days")
-    ] = None,
-    as_of: Annotated[
-        datetime | None, Query(description="end of the trend's current window (default: now)")
-    ] = None,
+    window_days: WindowQuery = None,
+    as_of: AsOfQuery = None,
 ) -> ClusterList:
     """Every cluster of the community the caller may read."""
+    items, _ = await _clusters(community_id, caller, uow, request, window_days, as_of)
+    return ClusterList(items=items)
+
+
+async def _clusters(
+    community_id: str,
+    caller: Caller,
+    uow: InsightsUoW,
+    request: Request,
+    window_days: float | None,
+    as_of: datetime | None,
+) -> tuple[list[StoredCluster], dict[str, list[StoredMember]]]:
     require_community(caller, community_id)
     context = getattr(request.app.state, "insights", None)
     settings: Settings = context.settings if context is not None else Settings()
@@ -194,4 +210,48 @@ async def list_clusters(
             )
         )
     items.sort(key=lambda c: (-c.size, -c.members, c.id))
-    return ClusterList(items=items)
+    return items, by_cluster
+
+
+@router.get(
+    "/communities/{community_id}/clusters/{cluster_id}",
+    response_model=ClusterDetail,
+    summary="One feedback cluster with all its messages",
+    description=(
+        "The cluster as the list shows it, plus every visible message linked to it (oldest "
+        "first, near-identical repeats included, each with its source event). An id merged "
+        "away by re-clustering still works: it answers the cluster it was merged into (whose "
+        "`id` then differs from the one asked for, and lists it in `aliases`). 404 when the "
+        "community has no such cluster the caller may read."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def get_cluster(
+    community_id: str,
+    cluster_id: str,
+    caller: ReadDep,
+    uow: Annotated[InsightsUoW, TransactionDep],
+    request: Request,
+    window_days: WindowQuery = None,
+    as_of: AsOfQuery = None,
+) -> ClusterDetail:
+    """A cluster (or the one an alias names) with its messages."""
+    items, by_cluster = await _clusters(community_id, caller, uow, request, window_days, as_of)
+    wanted = next((c for c in items if cluster_id == c.id or cluster_id in c.aliases), None)
+    if wanted is None:
+        raise NotFound("No such cluster in this community.")
+    return ClusterDetail(
+        **wanted.model_dump(),
+        messages_linked=[
+            Representative(
+                event_id=m.event_id,
+                source_event_id=m.source_event_id,
+                platform=m.platform,
+                channel_id=m.channel_id,
+                member_id=m.member_id,
+                text=m.text,
+                occurred_at=m.occurred_at,
+            )
+            for m in by_cluster[wanted.id]
+        ],
+    )

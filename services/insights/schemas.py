@@ -116,6 +116,14 @@ class StoredCluster(BaseModel):
     )
 
 
+class ClusterDetail(StoredCluster):
+    """A cluster with every visible message linked to it."""
+
+    messages_linked: list[Representative] = Field(
+        description="oldest first, near-identical repeats included"
+    )
+
+
 class ClusterList(BaseModel):
     """A community's feedback clusters, biggest first."""
 

@@ -300,3 +300,25 @@ async def test_recluster_merges_close_clusters_and_keeps_the_merged_id_as_alias(
     assert merged["id"] in ids
     assert sorted([merged["id"], *merged["aliases"]]) == sorted(ids)
     assert merged["platforms"] == ["discord", "telegram"]
+    for alias in merged["aliases"]:  # a link to a merged-away cluster still answers
+        detail = await stack.client.get(
+            f"/v1/insights/communities/{community}/clusters/{alias}", headers=stack.auth()
+        )
+        assert detail.status_code == 200, detail.text
+        assert detail.json()["id"] == merged["id"]
+        assert sorted(m["text"] for m in detail.json()["messages_linked"]) == sorted(said)
+    stranger_tenant = "t-s" + community
+    await create_tenant(stack.host.tenancy_db, stranger_tenant, "Stranger")
+    stranger = await create_key(
+        stack.host.tenancy_db, tenant_id=stranger_tenant, name="s", scopes=["insights:read"]
+    )
+    hidden = await stack.client.get(
+        f"/v1/insights/communities/{community}/clusters/{merged['id']}",
+        headers=stack.auth(stranger),
+    )
+    assert hidden.status_code == 404
+    missing = await stack.client.get(
+        f"/v1/insights/communities/{community}/clusters/{ULID()}", headers=stack.auth()
+    )
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
