@@ -194,7 +194,7 @@ async def _clusters(
                 sentiment=SentimentMix(**{s.value: n for s, n in summary.sentiment.items()}),
                 trend=TrendOut(
                     window_days=window.total_seconds() / 86_400,
-                    as_of=end,
+                    as_of=end if as_of is not None else None,
                     current=summary.trend.current,
                     previous=summary.trend.previous,
                     change=summary.trend.change,

@@ -71,7 +71,10 @@ class TrendOut(BaseModel):
     """Distinct messages in the window ending at `as_of`, against the window before."""
 
     window_days: float
-    as_of: datetime
+    as_of: datetime | None = Field(
+        description="the end of the current window, as the request named it; null: the "
+        "time of the request"
+    )
     current: int = Field(description="distinct messages in (as_of - window, as_of]")
     previous: int = Field(description="distinct messages in the window before that")
     change: float | None = Field(

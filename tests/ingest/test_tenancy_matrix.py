@@ -160,6 +160,9 @@ async def build_world(hearth: Ingest) -> World:
         # A's decisions here are all allowed, so no review item exists: every caller
         # gets 404 from the queue's claim/decide (tests/moderation/test_review.py scopes them).
         "decision_id": "1",
+        # Likewise a cluster's detail answers 404 to every caller for this id
+        # (tests/insights/test_feedback_stream.py scopes it by tenant).
+        "cluster_id": "1",
     }
     in_one = {one, binding["id"], ann, bob, dee, ids["merge_id"], admin_key_id, marker}
     return World(ids, (one, two), in_one | {two, cyd}, in_one)
