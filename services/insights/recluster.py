@@ -69,8 +69,12 @@ async def recluster_all(context: InsightsContext) -> int:
 
 
 def recluster_loops(context: object) -> list[Callable[[], Awaitable[None]]]:
-    """The background loop the host runs (supervised: an outage is retried by the host)."""
-    assert isinstance(context, InsightsContext)
+    """The background loop the host runs (supervised: an outage is retried by the host).
+
+    No loop when the host built no context (it started without creating its app).
+    """
+    if not isinstance(context, InsightsContext):
+        return []
 
     async def loop() -> None:
         while True:

@@ -60,3 +60,9 @@ def test_summary_counts_repeats_once_and_voices_once() -> None:
     ]
     assert summary.core_share == 1 / 3
     assert summarise(members, as_of=NOW, window=WEEK, core=None).core_share is None
+
+
+def test_no_recluster_loop_without_a_context() -> None:
+    from services.insights.recluster import recluster_loops
+
+    assert recluster_loops(None) == []
