@@ -12,6 +12,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from itertools import count
 
+from shared.bus.groups import assign_round_robin
 from shared.bus.port import BusConsumer, CommitFailed, Outgoing, Record, TopicPartition
 
 
@@ -101,24 +102,10 @@ class InMemoryBus:
             self._rebalance(member.group)
 
     def _rebalance(self, group: str) -> None:
-        members = self._members.get(group, [])
-        if not members:
-            return
-        wanted = sorted(
-            {
-                (topic, partition)
-                for member in members
-                for topic in member.topics
-                for partition in range(len(self._log(topic)))
-            }
-        )
-        assignments: dict[int, list[TopicPartition]] = {id(m): [] for m in members}
-        for index, topic_partition in enumerate(wanted):
-            candidates = [m for m in members if topic_partition[0] in m.topics]
-            owner = candidates[index % len(candidates)]
-            assignments[id(owner)].append(topic_partition)
-        for member in members:
-            member._assign(assignments[id(member)])
+        for member, assigned in assign_round_robin(
+            self._members.get(group, []), lambda topic: len(self._log(topic))
+        ):
+            member._assign(assigned)
 
     def _committed_offset(self, group: str, topic_partition: TopicPartition) -> int:
         return self._committed.get((group, *topic_partition), 0)

@@ -26,6 +26,7 @@ from itertools import count
 from pathlib import Path
 from typing import Literal, TypeVar
 
+from shared.bus.groups import assign_round_robin
 from shared.bus.memory import partition_for_key
 from shared.bus.port import (
     BusConsumer,
@@ -366,24 +367,10 @@ class SqliteBus:
             self._rebalance(member.group)
 
     def _rebalance(self, group: str) -> None:
-        members = self._members.get(group, [])
-        if not members:
-            return
-        wanted = sorted(
-            {
-                (topic, partition)
-                for member in members
-                for topic in member.topics
-                for partition in range(self._partition_count(topic))
-            }
-        )
-        assignments: dict[int, list[TopicPartition]] = {id(m): [] for m in members}
-        for index, topic_partition in enumerate(wanted):
-            candidates = [m for m in members if topic_partition[0] in m.topics]
-            owner = candidates[index % len(candidates)]
-            assignments[id(owner)].append(topic_partition)
-        for member in members:
-            member._assign(assignments[id(member)])
+        for member, assigned in assign_round_robin(
+            self._members.get(group, []), self._partition_count
+        ):
+            member._assign(assigned)
 
     def _committed_offset(self, group: str, topic_partition: TopicPartition) -> int:
         return self._committed.get((group, *topic_partition), 0)
