@@ -36,3 +36,27 @@ def assign_round_robin(
         owner = candidates[index % len(candidates)]
         assignments[id(owner)].append(topic_partition)
     return [(member, assignments[id(member)]) for member in members]
+
+
+class InProcessMember:
+    """What the in-memory and SQLite consumers share: topics, group and positions."""
+
+    def __init__(
+        self,
+        topics: tuple[str, ...],
+        group: str,
+        committed: Callable[[str, TopicPartition], int],
+    ) -> None:
+        self.topics = topics
+        self.group = group
+        self._committed_offset_of = committed
+        self._positions: dict[TopicPartition, int] = {}
+        self._started = False
+
+    def _assign(self, partitions: list[TopicPartition]) -> None:
+        # Like Kafka, a newly assigned partition resumes at the group's committed offset.
+        kept = self._positions
+        self._positions = {
+            tp: kept[tp] if tp in kept else self._committed_offset_of(self.group, tp)
+            for tp in partitions
+        }

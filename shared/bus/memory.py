@@ -12,7 +12,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from itertools import count
 
-from shared.bus.groups import assign_round_robin
+from shared.bus.groups import InProcessMember, assign_round_robin
 from shared.bus.port import BusConsumer, CommitFailed, Outgoing, Record, TopicPartition
 
 
@@ -118,21 +118,10 @@ class InMemoryBus:
             self._committed[(member.group, topic, partition)] = offset
 
 
-class _MemoryConsumer:
+class _MemoryConsumer(InProcessMember):
     def __init__(self, bus: InMemoryBus, topics: tuple[str, ...], group: str) -> None:
+        super().__init__(topics, group, bus._committed_offset)
         self._bus = bus
-        self.topics = topics
-        self.group = group
-        self._positions: dict[TopicPartition, int] = {}
-        self._started = False
-
-    def _assign(self, partitions: list[TopicPartition]) -> None:
-        # Like Kafka, a newly assigned partition resumes at the group's committed offset.
-        kept = self._positions
-        self._positions = {
-            tp: kept[tp] if tp in kept else self._bus._committed_offset(self.group, tp)
-            for tp in partitions
-        }
 
     async def start(self) -> None:
         if not self._started:

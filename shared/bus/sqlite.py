@@ -26,7 +26,7 @@ from itertools import count
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from shared.bus.groups import assign_round_robin
+from shared.bus.groups import InProcessMember, assign_round_robin
 from shared.bus.memory import partition_for_key
 from shared.bus.port import (
     BusConsumer,
@@ -450,21 +450,10 @@ def _fail(write: _Write, error: BaseException) -> None:
         write.done.set_exception(error)
 
 
-class _SqliteConsumer:
+class _SqliteConsumer(InProcessMember):
     def __init__(self, bus: SqliteBus, topics: tuple[str, ...], group: str) -> None:
+        super().__init__(topics, group, bus._committed_offset)
         self._bus = bus
-        self.topics = topics
-        self.group = group
-        self._positions: dict[TopicPartition, int] = {}
-        self._started = False
-
-    def _assign(self, partitions: list[TopicPartition]) -> None:
-        # Like Kafka, a newly assigned partition resumes at the group's committed offset.
-        kept = self._positions
-        self._positions = {
-            tp: kept[tp] if tp in kept else self._bus._committed_offset(self.group, tp)
-            for tp in partitions
-        }
 
     async def start(self) -> None:
         if not self._started:
