@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     String,
@@ -54,6 +55,10 @@ decisions = Table(
     Column("acted", Boolean, nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # where the message is, so a member report or a moderator can act on it later
+    Column("platform", String(32), nullable=True),
+    Column("message_id", String(256), nullable=True),
+    Column("platform_user_id", String(256), nullable=True),
     UniqueConstraint("tenant_id", "subject_event_id", name="uq_decisions_subject"),
 )
 # Flood rules count one author's recent messages in a community.
@@ -140,7 +145,104 @@ sanctions = Table(
     Column("action_id", String(64), nullable=False),
     Column("subject_event_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("platform", String(32), nullable=True),
+    Column("channel_id", String(256), nullable=True),
+    # what ingest reported on ingest.action_results.v1 for the action
+    Column("result", String(32), nullable=True),
+    Column("result_detail", String(500), nullable=True),
+    Column("result_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("tenant_id", "subject_event_id", name="uq_sanctions_subject"),
+)
+Index("ix_sanctions_action", sanctions.c.action_id)
+
+appeals = Table(
+    "appeals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("sanction_id", Id, nullable=False),
+    Column("statement", Text, nullable=True),
+    Column("status", String(16), nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("decided_by", String(64), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("note", Text, nullable=True),
+    # the unmute / unban a reversal sent, and what ingest reported for it
+    Column("action_id", String(64), nullable=True),
+    Column("result", String(32), nullable=True),
+    Column("result_detail", String(500), nullable=True),
+    Column("result_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("tenant_id", "sanction_id", name="uq_appeals_sanction"),
+)
+Index("ix_appeals_action", appeals.c.action_id)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("subject_event_id", String(64), nullable=False),
+    Column("reporter", String(320), nullable=False),
+    Column("reason", String(200), nullable=True),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "subject_event_id", "reporter", name="uq_reports_reporter"),
+)
+
+# A bounded window of each community's recent live messages (text included), for dry runs
+# of new rules and for conflict detection; pruned to HEARTH_MODERATION_RECENT_MESSAGES.
+recent_messages = Table(
+    "recent_messages",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("subject_event_id", String(64), nullable=False),
+    Column("author", String(320), nullable=False),
+    Column("reply_to", String(320), nullable=True),
+    Column("scope", String(600), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("links", JSON, nullable=False),
+    Column("mentions", JSON, nullable=False),
+    Column("author_ids", JSON, nullable=False),
+    Column("roles", JSON, nullable=False),
+    Column("channel_id", String(256), nullable=True),
+    Column("verdict", String(16), nullable=False),
+    Column("toxicity", Float, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tenant_id", "subject_event_id", name="uq_recent_messages_subject"),
+)
+Index(
+    "ix_recent_messages_community",
+    recent_messages.c.tenant_id,
+    recent_messages.c.community_id,
+    recent_messages.c.id,
+)
+Index(
+    "ix_recent_messages_scope",
+    recent_messages.c.tenant_id,
+    recent_messages.c.community_id,
+    recent_messages.c.scope,
+    recent_messages.c.occurred_at,
+)
+
+# One conflict alert per community, kind, scope and window bucket.
+conflict_alerts = Table(
+    "conflict_alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("scope", String(700), nullable=False),
+    Column("bucket", Integer, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint(
+        "tenant_id", "community_id", "kind", "scope", "bucket", name="uq_conflict_alerts_bucket"
+    ),
 )
 
 audit_log = Table(
