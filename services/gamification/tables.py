@@ -55,6 +55,7 @@ ledger = Table(
     Column("giver_member_id", String(64), nullable=True),
     Column("earned_at", DateTime(timezone=True), nullable=False),
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("channel_id", String(64), nullable=True, comment="where the activity happened"),
     UniqueConstraint("event_id", "source_event_id", "rule_id", "rule_version"),
 )
 Index(
@@ -84,6 +85,46 @@ Index(
     member_totals.c.community_id,
     member_totals.c.points,
     member_totals.c.member_id,
+)
+
+# Leaderboards, a read model of the ledger kept in the same transaction as its lines and
+# rebuildable from it (services/gamification/leaderboard.py): each member's points per
+# period bucket, community-wide (channel_id '') and per channel.
+leaderboard_totals = Table(
+    "leaderboard_totals",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("channel_id", String(64), primary_key=True, comment="'' for the whole community"),
+    Column("period", String(8), primary_key=True, comment="all_time, year, month, week, day"),
+    Column("bucket", String(10), primary_key=True, comment="all, 2026, 2026-11, 2026-W45, ..."),
+    Column("member_id", String(64), primary_key=True),
+    Column("points", Integer, nullable=False),
+)
+# The top of a board and a member's neighbours are ranges of this index.
+Index(
+    "ix_leaderboard_totals_rank",
+    leaderboard_totals.c.tenant_id,
+    leaderboard_totals.c.community_id,
+    leaderboard_totals.c.channel_id,
+    leaderboard_totals.c.period,
+    leaderboard_totals.c.bucket,
+    leaderboard_totals.c.points,
+    leaderboard_totals.c.member_id,
+)
+
+# How many members of a board hold each positive score: a dense rank is 1 + the number
+# of higher scores, counted on this table's primary key.
+leaderboard_scores = Table(
+    "leaderboard_scores",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("channel_id", String(64), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("bucket", String(10), primary_key=True),
+    Column("points", Integer, primary_key=True),
+    Column("members", Integer, nullable=False),
 )
 
 # What a deletion or reaction removal names (a message or reaction), and its state.
