@@ -15,11 +15,11 @@ REQUIRED: dict[Platform, frozenset[str]] = {
     Platform.DISCOURSE: frozenset({"webhook_secret"}),
 }
 OPTIONAL: dict[Platform, frozenset[str]] = {
-    Platform.SLACK: frozenset({"bot_token"}),
+    Platform.SLACK: frozenset({"bot_token", "user_token"}),
     Platform.GITHUB: frozenset({"token"}),
     Platform.TELEGRAM: frozenset(),
     Platform.DISCORD: frozenset(),
-    Platform.DISCOURSE: frozenset({"api_key"}),
+    Platform.DISCOURSE: frozenset({"api_key", "api_username"}),
 }
 _EXTERNAL_ID = {
     Platform.SLACK: (re.compile(r"^[TE][A-Z0-9]{2,}$"), "a Slack team id like T0123ABC"),
@@ -61,6 +61,8 @@ def binding_errors(
             errors.append({"loc": f"secrets.{name}", "msg": "must not be empty"})
     if "public_key" in secrets and not _HEX_KEY.match(secrets["public_key"]):
         errors.append({"loc": "secrets.public_key", "msg": "expected 64 hex characters"})
+    if "user_token" in secrets and not secrets["user_token"].startswith("xoxp-"):
+        errors.append({"loc": "secrets.user_token", "msg": "expected a Slack user token (xoxp-…)"})
     if "secret_token" in secrets and not _TELEGRAM_SECRET.match(secrets["secret_token"]):
         errors.append(
             {"loc": "secrets.secret_token", "msg": "Telegram allows 1-256 of A-Z a-z 0-9 _ -"}

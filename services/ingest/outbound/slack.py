@@ -15,8 +15,9 @@ Slack has no bans: "ban" removes the member from the one channel, "unban" brings
 back, and a timed ban is refused rather than made permanent.
 
 A bot token may delete only the bot's own messages. chat.delete therefore uses the
-binding's optional `user_token` (a workspace admin's xoxp- token) when there is one;
-without it Slack answers cant_delete_message, reported as platform_error.
+binding's optional `user_token` (a workspace admin's xoxp- token, scope chat:write) when
+there is one. Without it Slack answers cant_delete_message for a member's message; that
+is reported as platform_error (never retried) with a detail naming the missing secret.
 
 Role grants: role_id is a user group (S…). usergroups.users.update replaces the whole
 member list, so a grant reads the list, adds or removes the member, and writes it back
@@ -54,6 +55,11 @@ from shared.events.payloads import ActionKind, ModerationAction
 
 DEFAULT_BASE_URL: Final = "https://slack.com/api/"
 WARNING_TEXT: Final = "A moderator flagged your message as breaking the community rules."
+
+CANNOT_DELETE_DETAIL: Final = (
+    "slack chat.delete: cant_delete_message: a bot token deletes only the bot's own "
+    "messages; add the binding secret user_token (a workspace admin's xoxp- token)"
+)
 
 _ID = re.compile(r"[A-Z0-9]{2,30}")
 _TS = re.compile(r"\d{1,12}\.\d{1,9}")
@@ -96,11 +102,16 @@ class SlackClient:
         channel = require(action.channel_id, "channel_id", _ID)
         if kind in (ActionKind.DELETE, ActionKind.HIDE):
             ts = require(action.message_id, "message_id", _TS)
-            await self._call(
-                "chat.delete",
-                lambda: self._admin.chat_delete(channel=channel, ts=ts),
-                done_when={"message_not_found"},
-            )
+            try:
+                await self._call(
+                    "chat.delete",
+                    lambda: self._admin.chat_delete(channel=channel, ts=ts),
+                    done_when={"message_not_found"},
+                )
+            except PermanentPlatformError as exc:
+                if self._admin is self._bot and exc.detail.endswith(": cant_delete_message"):
+                    raise PermanentPlatformError(exc.status, CANNOT_DELETE_DETAIL) from None
+                raise
         elif kind is ActionKind.WARN:
             ts = require(action.message_id, "message_id", _TS)
             user = require(action.platform_user_id, "platform_user_id", _ID)

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.ingest.outbound import ActionOutcome, RoleGrant, execute
-from services.ingest.outbound.slack import WARNING_TEXT, SlackClient
+from services.ingest.outbound.slack import CANNOT_DELETE_DETAIL, WARNING_TEXT, SlackClient
 from shared.events.community import Platform
 from shared.events.payloads import ActionKind
 from tests.ingest.fakes.slack import SlackFake
@@ -68,13 +68,37 @@ async def test_a_message_already_gone_counts_as_deleted(
 async def test_a_refusal_is_a_platform_error_with_slacks_error_code(
     client: SlackClient, slack: SlackFake, sleeps: Sleeps
 ) -> None:
+    slack.refuse_next("channel_not_found")
+
+    result = await apply(client, ActionKind.DELETE, sleeps, message_id=TS)
+
+    assert (result.outcome, result.attempts) == (ActionOutcome.PLATFORM_ERROR, 1)
+    assert result.detail == "slack chat.delete: channel_not_found"
+    assert result.platform_status == 200
+
+
+async def test_without_a_user_token_a_members_message_fails_once_naming_the_missing_secret(
+    client: SlackClient, slack: SlackFake, sleeps: Sleeps
+) -> None:
     slack.refuse_next("cant_delete_message")
 
     result = await apply(client, ActionKind.DELETE, sleeps, message_id=TS)
 
     assert (result.outcome, result.attempts) == (ActionOutcome.PLATFORM_ERROR, 1)
+    assert result.detail == CANNOT_DELETE_DETAIL
+    assert "user_token" in result.detail
+    assert sleeps.waits == []
+
+
+async def test_with_a_user_token_slacks_refusal_is_reported_as_is(
+    slack: SlackFake, sleeps: Sleeps
+) -> None:
+    slack.refuse_next("cant_delete_message")
+    secrets = {"bot_token": SLACK_TOKEN, "user_token": ADMIN_TOKEN}
+    async with SlackClient(secrets, slack.api_url) as client:
+        result = await apply(client, ActionKind.DELETE, sleeps, message_id=TS)
+
     assert result.detail == "slack chat.delete: cant_delete_message"
-    assert result.platform_status == 200
 
 
 async def test_warn_posts_an_ephemeral_message_to_the_author_in_the_thread(
