@@ -82,6 +82,7 @@ class DecisionEventType(StrEnum):
     DECISION_MADE = "moderation.decision.made"
     CONTENT_REMOVED = "moderation.content.removed"
     CONTENT_RESTORED = "moderation.content.restored"
+    CONFLICT_DETECTED = "moderation.conflict.detected"
 
 
 class Verdict(StrEnum):
@@ -94,8 +95,24 @@ class Verdict(StrEnum):
     REMOVE = "remove"
 
 
+class ConflictAlert(BaseModel):
+    """A conversation heating up: what rose over the window, where, and who is in it."""
+
+    kind: str = Field(description="toxicity, flagged_share or pair_replies")
+    channel_id: str | None = None
+    thread_id: str | None = None
+    members: list[str] = Field(
+        default_factory=list, description="the members involved (member id or platform:user)"
+    )
+    window_seconds: int
+    value: float = Field(description="what was measured over the window")
+    threshold: float = Field(description="the community's threshold it reached")
+    messages: int = Field(description="messages in the window")
+
+
 class ModerationDecision(_Payload):
-    """One decision per message: verdict, reasons and classifier scores."""
+    """One decision per message: verdict, reasons and classifier scores; or, for
+    `moderation.conflict.detected`, an alert about the conversation the message is in."""
 
     type: DecisionEventType
     community_id: str
@@ -104,6 +121,9 @@ class ModerationDecision(_Payload):
     verdict: Verdict
     reasons: list[str] = Field(default_factory=list)
     scores: dict[str, float] = Field(default_factory=dict)
+    conflict: ConflictAlert | None = Field(
+        default=None, description="set on moderation.conflict.detected only"
+    )
 
 
 # moderation.actions.v1 -----------------------------------------------------
@@ -124,6 +144,7 @@ class ActionKind(StrEnum):
     MUTE = "mute"
     BAN = "ban"
     UNBAN = "unban"
+    UNMUTE = "unmute"
 
 
 class ModerationAction(_Payload):
@@ -158,7 +179,9 @@ class ActionResult(_Payload):
     action_id: str = Field(description="the ModerationAction's action_id, or the award event id")
     community_id: str
     platform: Platform
-    action: str = Field(description="delete, hide, warn, mute, ban, unban, grant_role, revoke_role")
+    action: str = Field(
+        description="delete, hide, warn, mute, ban, unban, unmute, grant_role, revoke_role"
+    )
     outcome: str = Field(
         description="done, unsupported, platform_error, retries_exhausted, no_binding"
     )

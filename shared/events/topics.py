@@ -89,7 +89,7 @@ MODERATION_DECISIONS = Topic(
     key="community_id:member_id",
     payload=ModerationDecision,
     event_types=DecisionEventType,
-    description="One decision per message: verdict, reasons, scores; removals and restores.",
+    description="Decisions per message (verdict, reasons, scores), removals, restores, conflicts.",
 )
 MODERATION_ACTIONS = Topic(
     name="moderation.actions.v1",
@@ -97,7 +97,7 @@ MODERATION_ACTIONS = Topic(
     key="community_id:platform_user_id",
     payload=ModerationAction,
     event_types=ActionEventType,
-    description="Commands for connectors: delete, hide, warn, mute, ban, unban.",
+    description="Commands for connectors: delete, hide, warn, mute, ban, unban, unmute.",
 )
 ACTION_RESULTS = Topic(
     name="ingest.action_results.v1",
