@@ -127,6 +127,44 @@ leaderboard_scores = Table(
     Column("members", Integer, nullable=False),
 )
 
+# The badges members hold (or held: `held` false after a recheck withdrew it). One row
+# per badge tier; `generation` counts its awards and withdrawals, so each change's
+# event id is fixed by the row and a replay publishes nothing new.
+member_badges = Table(
+    "member_badges",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("badge_id", String(64), primary_key=True),
+    Column("tier", String(16), primary_key=True, comment="bronze, silver, gold; '' untiered"),
+    Column("held", Boolean, nullable=False),
+    Column("generation", Integer, nullable=False),
+    Column("awarded_at", DateTime(timezone=True), nullable=False, comment="when it was earned"),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# Manual grants and deductions: who made them and why (their points are ledger lines
+# under rule `manual`, keyed by the grant id).
+manual_grants = Table(
+    "manual_grants",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(64), nullable=False),
+    Column("member_id", String(64), nullable=False),
+    Column("points", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("granted_by", String(64), nullable=False, comment="the API key's id"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index(
+    "ix_manual_grants_member",
+    manual_grants.c.tenant_id,
+    manual_grants.c.community_id,
+    manual_grants.c.member_id,
+)
+
 # What a deletion or reaction removal names (a message or reaction), and its state.
 content_refs = Table(
     "content_refs",

@@ -10,7 +10,7 @@ MAX_RULES rules). Errors name the YAML line they are about.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -103,6 +103,86 @@ class Rule(_Strict):
         return self
 
 
+TIERS = ("bronze", "silver", "gold")
+
+
+class Tiers(_Strict):
+    """A threshold badge's tiers: the points each takes, ascending (give one or more)."""
+
+    bronze: int | None = Field(default=None, ge=1, le=10_000_000)
+    silver: int | None = Field(default=None, ge=1, le=10_000_000)
+    gold: int | None = Field(default=None, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _ascending(self) -> Tiers:
+        given = [value for value in (self.bronze, self.silver, self.gold) if value is not None]
+        if not given:
+            raise ValueError("give at least one of bronze, silver, gold")
+        if given != sorted(set(given)):
+            raise ValueError("tiers must take more points from bronze to silver to gold")
+        return self
+
+    def levels(self) -> list[tuple[str, int]]:
+        """(tier, points) of the tiers given, lowest first."""
+        points = (self.bronze, self.silver, self.gold)
+        return [(name, value) for name, value in zip(TIERS, points, strict=True) if value]
+
+
+class Badge(_Strict):
+    """A badge a member earns once: first-time, threshold (with tiers), streak, time-bounded.
+
+    `revoke` says what a revoked source does: `keep` (default) leaves a badge once
+    earned; `recheck` withdraws it when the member no longer qualifies (and gives it
+    back when they do again).
+    """
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+    kind: Literal["first", "threshold", "streak", "time_bounded"]
+    rules: list[str] | None = Field(
+        default=None, max_length=MAX_LIST, description="count only these rules' points"
+    )
+    points: int | None = Field(default=None, ge=1, le=10_000_000)
+    tiers: Tiers | None = None
+    per: Literal["day", "week"] | None = None
+    length: int | None = Field(default=None, ge=2, le=366)
+    grace: int = Field(default=0, ge=0, le=7)
+    starts: datetime | None = None
+    ends: datetime | None = None
+    revoke: Literal["keep", "recheck"] = "keep"
+
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> Badge:
+        given = {
+            name
+            for name in ("points", "tiers", "per", "length", "starts", "ends")
+            if getattr(self, name) is not None
+        }
+        allowed = {
+            "first": set(),
+            "threshold": {"points", "tiers"},
+            "streak": {"per", "length"},
+            "time_bounded": {"points", "starts", "ends"},
+        }[self.kind]
+        if extra := sorted(given - allowed):
+            raise ValueError(f"a {self.kind} badge takes no {', '.join(extra)}")
+        if self.kind == "threshold" and (self.points is None) == (self.tiers is None):
+            raise ValueError("a threshold badge gives exactly one of points or tiers")
+        if self.kind == "streak" and (self.per is None or self.length is None):
+            raise ValueError("a streak badge gives per (day or week) and length")
+        if self.kind != "streak" and self.grace:
+            raise ValueError("only a streak badge takes grace")
+        if self.kind == "time_bounded":
+            if self.starts is None or self.ends is None:
+                raise ValueError("a time_bounded badge gives starts and ends")
+            if _aware(self.ends) <= _aware(self.starts):
+                raise ValueError("ends must be after starts")
+        return self
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
 class Ruleset(_Strict):
     """A community's rules; `version` is set by the service when it is stored."""
 
@@ -113,6 +193,7 @@ class Ruleset(_Strict):
         default_factory=list, max_length=3, description="per member, across every rule"
     )
     rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES)
+    badges: list[Badge] = Field(default_factory=list, max_length=MAX_RULES)
 
     @field_validator("time_zone")
     @classmethod
@@ -130,6 +211,11 @@ class Ruleset(_Strict):
             if rule.id in seen:
                 raise ValueError(f"rule id {rule.id!r} is used twice")
             seen.add(rule.id)
+        badges: set[str] = set()
+        for badge in self.badges:
+            if badge.id in badges:
+                raise ValueError(f"badge id {badge.id!r} is used twice")
+            badges.add(badge.id)
         return self
 
 
@@ -173,9 +259,22 @@ def parse_ruleset(text: str) -> Ruleset:
             [RulesetProblem(lines[("version",)], "version", "set by the service; leave it out")]
         )
     try:
-        return Ruleset.model_validate(value)
+        ruleset = Ruleset.model_validate(value)
     except ValidationError as exc:
         raise InvalidRuleset([_problem(error, lines) for error in exc.errors()]) from None
+    known = {rule.id for rule in ruleset.rules}
+    unknown = [
+        RulesetProblem(
+            lines.get(("badges", i, "rules"), 1),
+            f"badges.{i}.rules",
+            f"names rules the ruleset does not have: {', '.join(sorted(missing))}",
+        )
+        for i, badge in enumerate(ruleset.badges)
+        if (missing := set(badge.rules or ()) - known)
+    ]
+    if unknown:
+        raise InvalidRuleset(unknown)
+    return ruleset
 
 
 _PLAIN_TAGS = frozenset(
