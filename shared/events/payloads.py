@@ -198,6 +198,7 @@ class AwardEventType(StrEnum):
     POINTS_AWARDED = "gamification.points.awarded"
     POINTS_REVOKED = "gamification.points.revoked"
     BADGE_AWARDED = "gamification.badge.awarded"
+    BADGE_REVOKED = "gamification.badge.revoked"
     LEVEL_CHANGED = "gamification.level.changed"
 
 
@@ -209,6 +210,9 @@ class AwardEvent(_Payload):
     member_id: str
     points: int = 0
     badge: str | None = None
+    tier: str | None = Field(
+        default=None, description="a badge's tier: bronze, silver or gold (none if untiered)"
+    )
     level: int | None = None
     source_event_id: str | None = Field(default=None, description="the activity that earned it")
     rule_id: str | None = None
