@@ -14,15 +14,19 @@ Ids. The binding's external_id is `org` or `org/repo`; every action stays inside
 
 | action       | REST call                                                            |
 |--------------|----------------------------------------------------------------------|
-| delete, hide | DELETE …/issues/comments/{id} or …/pulls/comments/{id}                |
+| delete       | DELETE …/issues/comments/{id} or …/pulls/comments/{id}                |
+| hide         | GraphQL minimizeComment on the comment's node id (read over REST)     |
 | warn         | POST …/issues/{number}/comments (for a comment: on its issue or PR)   |
 | mute         | unsupported: GitHub has no per-user mute                              |
 | ban          | PUT /orgs/{org}/blocks/{login}                                       |
 | unban        | DELETE /orgs/{org}/blocks/{login}                                    |
 | role grant   | PUT / DELETE /orgs/{org}/teams/{role_id}/memberships/{login}          |
 
-Hiding would be minimizeComment, which REST lacks, so hide deletes like delete. Issues and
-pull requests themselves cannot be deleted over REST. The blocks API has no duration, so a
+Hide minimizes the comment ("hidden as spam / abuse / off-topic" on GitHub; a maintainer
+can show it again): GraphQL's minimizeComment, which REST lacks. The comment's node id
+comes from GET …/comments/{id}; the classifier is SPAM when the reason mentions spam,
+OFF_TOPIC when it says off-topic, else ABUSE. Issues and pull requests themselves cannot
+be deleted over REST nor minimized. The blocks API has no duration, so a
 timed ban is refused. A team grant to someone outside the org sends an org invitation.
 
 githubkit's auto-retry and HTTP cache are off: the executor owns retries, and a cached
@@ -33,10 +37,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from githubkit import GitHub, Response
-from githubkit.exception import RateLimitExceeded, RequestError, RequestFailed
+from githubkit.exception import GraphQLFailed, RateLimitExceeded, RequestError, RequestFailed
 
 from services.ingest.outbound.base import (
     InvalidAction,
@@ -65,6 +69,14 @@ _MESSAGE = re.compile(r"(issue|pr|comment|review_comment):(\d{1,20})")
 _NUMBER_IN_URL = re.compile(r"/(?:issues|pulls)/(\d+)$")
 _TEXT_LIMIT = 65_000
 _RATE_LIMIT_FALLBACK = 60.0
+_NODE_ID = re.compile(r"[A-Za-z0-9_=-]{1,100}")
+_MINIMIZE = """
+mutation($subject: ID!, $classifier: ReportedContentClassifiers!) {
+  minimizeComment(input: {subjectId: $subject, classifier: $classifier}) {
+    minimizedComment { isMinimized minimizedReason }
+  }
+}
+"""
 
 
 class GitHubClient:
@@ -110,7 +122,9 @@ class GitHubClient:
         owner, repo = _repository(action.channel_id, external_id, org)
         what, number = _message(action.message_id)
         issues, pulls = self._github.rest.issues, self._github.rest.pulls
-        if kind in (ActionKind.DELETE, ActionKind.HIDE):
+        if kind is ActionKind.HIDE:
+            await self._minimize(owner, repo, what, number, action.reason)
+        elif kind is ActionKind.DELETE:
             if what == "comment":
                 await self._call(
                     "delete comment", lambda: issues.async_delete_comment(owner, repo, number)
@@ -156,6 +170,51 @@ class GitHubClient:
                 lambda: teams.async_remove_membership_for_user_in_org(org, team, login),
             )
 
+    async def _minimize(
+        self, owner: str, repo: str, what: str, number: int, reason: str | None
+    ) -> None:
+        """Hide a comment behind GitHub's "this comment was marked as …" fold."""
+        if what == "comment":
+            issues = self._github.rest.issues
+            found = await self._call(
+                "get comment", lambda: issues.async_get_comment(owner, repo, number)
+            )
+        elif what == "review_comment":
+            pulls = self._github.rest.pulls
+            found = await self._call(
+                "get review comment", lambda: pulls.async_get_review_comment(owner, repo, number)
+            )
+        else:
+            raise Unsupported(
+                "GitHub cannot hide an issue or pull request, only comments; lock or close it"
+            )
+        node_id = _field(found, "node_id")
+        if not isinstance(node_id, str) or not _NODE_ID.fullmatch(node_id):
+            raise PermanentPlatformError(None, f"github: {what} {number} has no node id")
+        variables = {"subject": node_id, "classifier": _classifier(reason)}
+        try:
+            data = await self._github.async_graphql(_MINIMIZE, variables)
+        except GraphQLFailed as exc:
+            kinds = sorted({str(error.type or "ERROR") for error in exc.response.errors or ()})
+            raise PermanentPlatformError(
+                200, f"github minimize comment: {', '.join(kinds)}"
+            ) from None
+        except RateLimitExceeded as exc:
+            raise RateLimited(
+                exc.retry_after.total_seconds(),
+                status=exc.response.status_code,
+                detail="github minimize comment: rate limited",
+            ) from None
+        except RequestFailed as exc:
+            self._raise_for(exc, "minimize comment")
+        except RequestError as exc:
+            raise TransientPlatformError(
+                f"github minimize comment: {type(exc.exc).__name__}"
+            ) from None
+        minimized = (data.get("minimizeComment") or {}).get("minimizedComment") or {}
+        if minimized.get("isMinimized") is not True:
+            raise PermanentPlatformError(200, "github minimize comment: not minimized")
+
     async def _login(self, platform_user_id: str | None) -> str:
         if platform_user_id is not None and _ACCOUNT_ID.fullmatch(platform_user_id):
             users = self._github.rest.users
@@ -200,17 +259,20 @@ class GitHubClient:
                 seconds, status=status, detail=f"github {what}: rate limited"
             ) from None
         except RequestFailed as exc:
-            status = exc.response.status_code
-            if status == 429:
-                # No Retry-After or x-ratelimit-* headers: GitHub's docs say wait a minute.
-                detail = f"github {what}: rate limited"
-                raise RateLimited(_RATE_LIMIT_FALLBACK, status=status, detail=detail) from None
-            detail = redact(f"github {what}: {status} {_message_of(exc.response)}", self._token)
-            if status >= 500:
-                raise TransientPlatformError(detail.strip(), status=status) from None
-            raise PermanentPlatformError(status, detail.strip()) from None
+            self._raise_for(exc, what)
         except RequestError as exc:
             raise TransientPlatformError(f"github {what}: {type(exc.exc).__name__}") from None
+
+    def _raise_for(self, exc: RequestFailed, what: str) -> NoReturn:
+        status = exc.response.status_code
+        if status == 429:
+            # No Retry-After or x-ratelimit-* headers: GitHub's docs say wait a minute.
+            detail = f"github {what}: rate limited"
+            raise RateLimited(_RATE_LIMIT_FALLBACK, status=status, detail=detail) from None
+        detail = redact(f"github {what}: {status} {_message_of(exc.response)}", self._token)
+        if status >= 500:
+            raise TransientPlatformError(detail.strip(), status=status) from None
+        raise PermanentPlatformError(status, detail.strip()) from None
 
 
 def _org(external_id: str) -> str:
@@ -236,6 +298,15 @@ def _message(message_id: str | None) -> tuple[str, int]:
             "or review_comment:ID"
         )
     return match.group(1), int(match.group(2))
+
+
+def _classifier(reason: str | None) -> str:
+    text = (reason or "").lower()
+    if "spam" in text:
+        return "SPAM"
+    if "off-topic" in text or "off topic" in text:
+        return "OFF_TOPIC"
+    return "ABUSE"
 
 
 def _field(response: Response[Any], name: str) -> object:

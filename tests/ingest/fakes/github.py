@@ -2,7 +2,10 @@
 
 Shapes from docs.github.com/rest: a primary rate limit is 403 (or 429) with
 x-ratelimit-remaining: 0 and x-ratelimit-reset (epoch seconds); a secondary one carries
-retry-after (seconds). Comments name their thread by URL (issue_url, pull_request_url).
+retry-after (seconds). Comments name their thread by URL (issue_url, pull_request_url)
+and carry a node_id.
+POST /graphql answers GraphQL as GitHub does: 200 with {"data": …}, and {"errors":
+[{"type", "path", "message"}]} beside a null field when the mutation is refused.
 """
 
 from __future__ import annotations
@@ -27,19 +30,29 @@ _USER = re.compile(r"/user/(\d+)")
 
 
 class GitHubFake(FakePlatform):
-    """Records calls; `threads` maps a comment id to its issue/PR number, `logins` ids."""
+    """Records calls; `threads` maps a comment id to its issue/PR number, `logins` ids;
+    `minimized` holds each minimized node id's classifier."""
 
     def __init__(self) -> None:
         super().__init__()
         self.threads: dict[int, int] = {}
         self.logins: dict[int, str] = {}
+        self.minimized: dict[str, str] = {}
 
     def reset(self) -> None:
         super().reset()
         self.threads.clear()
         self.logins.clear()
+        self.minimized.clear()
+
+    @staticmethod
+    def node_id(kind: str, comment_id: int) -> str:
+        """The node id the fake gives an issue ("issues") or review ("pulls") comment."""
+        return f"{'IC' if kind == 'issues' else 'PRRC'}_kwDO{comment_id}"
 
     def succeed(self, call: Call) -> Reply:
+        if call.method == "POST" and call.path == "/graphql":
+            return self._graphql(call)
         if call.method == "GET":
             return self._get(call)
         if call.method == "POST" and (thread := _THREAD_COMMENTS.fullmatch(call.path)):
@@ -74,13 +87,35 @@ class GitHubFake(FakePlatform):
             parent = "issue_url" if kind == "issues" else "pull_request_url"
             body: dict[str, Any] = {
                 "id": int(comment_id),
+                "node_id": self.node_id(kind, int(comment_id)),
                 parent: f"{self.url}/repos/{owner}/{repo}/{thread}/{number}",
                 "html_url": f"https://github.com/{owner}/{repo}/{page}/{number}#c{comment_id}",
             }
             return Reply(200, body)
         return self.failure(404)
 
-    def failure(
+    def _graphql(self, call: Call) -> Reply:
+        request = call.json
+        if "minimizeComment" not in request["query"]:
+            return Reply(200, {"errors": [{"message": "unexpected query in the fake"}]})
+        subject = request["variables"]["subject"]
+        known = {
+            self.node_id(kind, comment) for comment in self.threads for kind in ("issues", "pulls")
+        }
+        if subject not in known:
+            error = {
+                "type": "NOT_FOUND",
+                "path": ["minimizeComment"],
+                "locations": [{"line": 3, "column": 3}],
+                "message": f"Could not resolve to a node with the global id of '{subject}'",
+            }
+            return Reply(200, {"data": {"minimizeComment": None}, "errors": [error]})
+        classifier = request["variables"]["classifier"]
+        self.minimized[subject] = classifier
+        minimized = {"isMinimized": True, "minimizedReason": classifier.lower()}
+        return Reply(200, {"data": {"minimizeComment": {"minimizedComment": minimized}}})
+
+    def failure(  # type: ignore[override]
         self, status: int, *, retry_after: int | None = None, reset_in: int | None = None
     ) -> Reply:
         headers: dict[str, str] = {}

@@ -29,5 +29,5 @@ def moderation(platform: Platform, kind: ActionKind, **fields: object) -> Modera
         community_id="community-1",
         platform=platform,
         action=kind,
-        **fields,  # type: ignore[arg-type]
+        **fields,
     )

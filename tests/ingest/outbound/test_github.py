@@ -11,6 +11,7 @@ from services.ingest.outbound.github import GitHubClient
 from shared.events.community import Platform
 from shared.events.payloads import ActionKind
 from tests.ingest.fakes.github import GitHubFake
+from tests.ingest.fakes.server import Reply
 from tests.ingest.outbound.helpers import GITHUB_TOKEN, Sleeps, moderation
 
 BINDING = "hearth-org/forum"
@@ -28,16 +29,74 @@ async def apply(client: GitHubClient, kind: ActionKind, sleeps: Sleeps, **fields
     return await execute(lambda: client.apply(action, external_id=BINDING), sleep=sleeps)
 
 
-@pytest.mark.parametrize("kind", [ActionKind.DELETE, ActionKind.HIDE])
-async def test_delete_and_hide_delete_the_issue_comment(
-    client: GitHubClient, github: GitHubFake, sleeps: Sleeps, kind: ActionKind
+async def test_delete_deletes_the_issue_comment(
+    client: GitHubClient, github: GitHubFake, sleeps: Sleeps
 ) -> None:
-    result = await apply(client, kind, sleeps, message_id="comment:345")
+    result = await apply(client, ActionKind.DELETE, sleeps, message_id="comment:345")
 
     assert (result.outcome, result.attempts) == (ActionOutcome.DONE, 1)
     [call] = github.calls
     assert (call.method, call.path) == ("DELETE", "/repos/hearth-org/forum/issues/comments/345")
     assert GITHUB_TOKEN in call.headers["authorization"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "classifier"),
+    [("spam link", "SPAM"), ("off-topic rant", "OFF_TOPIC"), (None, "ABUSE")],
+)
+async def test_hide_minimizes_the_comment_through_graphql_and_deletes_nothing(
+    client: GitHubClient,
+    github: GitHubFake,
+    sleeps: Sleeps,
+    reason: str | None,
+    classifier: str,
+) -> None:
+    github.threads[345] = 12
+
+    result = await apply(client, ActionKind.HIDE, sleeps, message_id="comment:345", reason=reason)
+
+    assert (result.outcome, result.attempts) == (ActionOutcome.DONE, 1)
+    get, mutation = github.calls
+    assert (get.method, get.path) == ("GET", "/repos/hearth-org/forum/issues/comments/345")
+    assert (mutation.method, mutation.path) == ("POST", "/graphql")
+    assert "minimizeComment" in mutation.json["query"]
+    assert GITHUB_TOKEN in mutation.headers["authorization"]
+    assert github.minimized == {GitHubFake.node_id("issues", 345): classifier}
+    assert not [c for c in github.calls if c.method == "DELETE"]
+
+
+async def test_hide_of_a_review_comment_minimizes_it(
+    client: GitHubClient, github: GitHubFake, sleeps: Sleeps
+) -> None:
+    github.threads[678] = 31
+
+    result = await apply(client, ActionKind.HIDE, sleeps, message_id="review_comment:678")
+
+    assert result.outcome is ActionOutcome.DONE
+    assert github.calls[0].path == "/repos/hearth-org/forum/pulls/comments/678"
+    assert list(github.minimized) == [GitHubFake.node_id("pulls", 678)]
+
+
+async def test_a_graphql_refusal_is_a_platform_error_without_retries(
+    client: GitHubClient, github: GitHubFake, sleeps: Sleeps
+) -> None:
+    github.threads[345] = 12
+    github.reply_next(Reply(200, {"id": 345, "node_id": "IC_gone"}))
+
+    result = await apply(client, ActionKind.HIDE, sleeps, message_id="comment:345")
+
+    assert (result.outcome, result.attempts) == (ActionOutcome.PLATFORM_ERROR, 1)
+    assert result.detail == "github minimize comment: NOT_FOUND"
+    assert github.minimized == {}
+
+
+async def test_hiding_an_issue_is_unsupported(
+    client: GitHubClient, github: GitHubFake, sleeps: Sleeps
+) -> None:
+    result = await apply(client, ActionKind.HIDE, sleeps, message_id="pr:12")
+
+    assert result.outcome is ActionOutcome.UNSUPPORTED
+    assert github.calls == []
 
 
 async def test_delete_of_a_review_comment_uses_the_pulls_endpoint(
