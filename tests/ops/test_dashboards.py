@@ -72,7 +72,7 @@ def test_panels_are_laid_out_with_known_types_and_unique_ids(name: str) -> None:
         module = importlib.import_module(f"grafana_foundation_sdk.models.{panel['type']}")
         assert hasattr(module, "variant_config"), panel["type"]
         grid = panel["gridPos"]
-        assert 0 <= grid["x"] and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24 and grid["h"] > 0
         for x in range(grid["x"], grid["x"] + grid["w"]):
             for y in range(grid["y"], grid["y"] + grid["h"]):
                 assert (x, y) not in cells, f"{panel['title']} overlaps another panel"
