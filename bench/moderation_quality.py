@@ -94,6 +94,7 @@ def report(language: str, systems: dict[str, Predictor], repeat: int) -> dict[st
             f"{quality.false_positive_rate:6.3f} {quality.trap_false_positive_rate:8.3f} "
             f"{rate:9.0f}"
         )
+    print_categories(rows, systems)
     scores = default_classifier().score_many(texts)
     print("ROC-AUC of the classifier's scores per attribute:")
     aucs = {}
@@ -110,6 +111,21 @@ def report(language: str, systems: dict[str, Predictor], repeat: int) -> dict[st
                 print(f"  {name} score vs {attribute}: {'n/a' if auc is None else f'{auc:.3f}'}")
     figures["auc"] = aucs
     return figures
+
+
+def print_categories(rows: list[dict[str, Any]], systems: dict[str, Predictor]) -> None:
+    """Per category (kind, and the obfuscated / mixed-script tags): the share not allowed,
+    which is the recall of harmful categories and the false-positive rate of clean ones."""
+    groups: dict[str, list[int]] = {}
+    for position, row in enumerate(rows):
+        for name in (row["kind"], *row.get("tags", ())):
+            groups.setdefault(name, []).append(position)
+    names = list(systems)
+    print("share not allowed per category: " + ", ".join(names))
+    blocked = {name: systems[name]([row["text"] for row in rows])[0] for name in names}
+    for group, positions in sorted(groups.items()):
+        shares = [sum(blocked[name][p] for p in positions) / len(positions) for name in names]
+        print(f"  {group:<15} n={len(positions):<4}" + "".join(f" {v:6.3f}" for v in shares))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

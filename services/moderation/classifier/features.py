@@ -38,14 +38,45 @@ _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 _NOT_WORD = re.compile(r"[^\w*]+")
 
 
+_LETTERS = re.compile(r"[^\W\d_]+")
+# Links and domains say nothing of the language the message is written in.
+_LINKS = re.compile(r"(?:https?://|www\.)\S+|[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}\b\S*", re.ASCII)
+# Letters that only one of the two alphabets has: what decides a word written in both
+# (`Yоu arе` with a Cyrillic о and е is English, `тyпица` with a Latin y is Russian).
+_ONLY_CYRILLIC = frozenset("бгдёжзийлпфцчшщъыьэюя")
+_ONLY_LATIN = frozenset("dfgijlqsvwz")
+
+
+def _script_of_word(word: str) -> tuple[int, int]:
+    """(Cyrillic, Latin) letter counts of one word, a mixed word given wholly to one."""
+    cyrillic = sum(1 for char in word if "\u0400" <= char <= "\u04ff")
+    latin = len(word) - cyrillic
+    if not cyrillic or not latin:
+        return cyrillic, latin
+    lowered = word.lower()
+    own_cyrillic = sum(1 for char in lowered if char in _ONLY_CYRILLIC)
+    own_latin = sum(1 for char in lowered if char in _ONLY_LATIN)
+    if (own_cyrillic, cyrillic) > (own_latin, latin):
+        return len(word), 0
+    return 0, len(word)
+
+
 def language_of(text: str) -> str:
-    """`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters."""
+    """`ru` or `en` by the letters used (Cyrillic against Latin), `und` without letters.
+
+    A word mixing both alphabets counts for the one whose own letters it has (look-alike
+    letters such as а/a, о/o, с/c are shared), so look-alike tricks keep their language;
+    links are not counted."""
+    if text.isascii():
+        return "en" if any(char.isalpha() for char in text) else "und"
     cyrillic = latin = 0
-    for char in text:
-        if "\u0400" <= char <= "\u04ff":
-            cyrillic += 1
-        elif char.isascii() and char.isalpha():
-            latin += 1
+    for word in _LETTERS.findall(_LINKS.sub(" ", text)):
+        if word.isascii():
+            latin += len(word)
+            continue
+        word_cyrillic, word_latin = _script_of_word(word)
+        cyrillic += word_cyrillic
+        latin += word_latin
     if not cyrillic and not latin:
         return "und"
     return "ru" if cyrillic >= latin else "en"
