@@ -38,6 +38,7 @@ from shared.observability.metrics import (
     CONSUMER_MESSAGES_TOTAL,
     CONSUMER_RETRIES_TOTAL,
     CONSUMER_WAITING,
+    declare_consumer_series,
 )
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ class ConsumerRuntime:
         self.last_progress = time.monotonic()
         self._lag = 0
         self._outage_logged = 0
+        declare_consumer_series(group, self.topics)
 
     async def run(self) -> None:
         """Consume until cancelled; leave the group without committing on the way out."""

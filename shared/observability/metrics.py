@@ -70,6 +70,25 @@ HTTP_REQUEST_SECONDS = Histogram(
     ["service", "method", "route"],
 )
 
+CONSUMER_OUTCOMES = ("handled", "duplicate", "retried", "dead_lettered", "invalid")
+RETRY_REASONS = ("infrastructure", "event")
+
+
+def declare_consumer_series(group: str, topics: Iterable[str]) -> None:
+    """Create a consumer group's series at zero before its first record.
+
+    A counter series that first appears at 1 is invisible to `increase()` and `rate()`, so
+    without this the first dead letter after a restart would not fire the alert, and the
+    dashboards would show no line at all for a healthy group instead of 0.
+    """
+    for topic in topics:
+        for outcome in CONSUMER_OUTCOMES:
+            CONSUMER_MESSAGES_TOTAL.labels(group=group, topic=topic, outcome=outcome)
+    for reason in RETRY_REASONS:
+        CONSUMER_RETRIES_TOTAL.labels(group=group, reason=reason)
+    CONSUMER_WAITING.labels(group=group).set(0)
+
+
 # Label values for requests no route matched; the raw path would let any client
 # create unbounded series.
 UNMATCHED_ROUTE = "<unmatched>"
