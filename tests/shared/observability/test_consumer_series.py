@@ -13,7 +13,7 @@ async def _nothing(deliveries: object) -> None:
 
 
 def test_a_new_consumer_group_reports_zero_dead_letters_and_retries_not_nothing() -> None:
-    ConsumerRuntime(InMemoryBus(), ["community.events.v1"], "series-test", _nothing)  # type: ignore[arg-type]
+    ConsumerRuntime(InMemoryBus(), ["community.events.v1"], "series-test", _nothing)
 
     def sample(name: str, **labels: str) -> float | None:
         return REGISTRY.get_sample_value(name, {"group": "series-test", **labels})
