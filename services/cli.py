@@ -319,6 +319,37 @@ def create_key_command(
     sys.stdout.write(key + "\n")
 
 
+@admin.command("bootstrap")
+def bootstrap_command(
+    tenant: Annotated[str, typer.Option(help="Tenant to create when it does not exist")] = "main",
+    name: Annotated[str, typer.Option(help="What the key is for")] = "bootstrap admin",
+    database_url: DatabaseUrl = None,
+    data_dir: DataDir = Path(".hearth"),
+) -> None:
+    """Create the tenant if it is missing and print a new admin key for it (first start)."""
+
+    async def run() -> tuple[bool, str]:
+        db = _tenancy_db(database_url, data_dir)
+        try:
+            await migrate_tenancy(db)
+            created = not await tenant_exists(db, tenant)
+            if created:
+                await create_tenant(db, tenant, tenant)
+            return created, await create_key(db, tenant_id=tenant, name=name, scopes=["admin"])
+        finally:
+            await db.dispose()
+
+    try:
+        created, key = asyncio.run(run())
+    except TenantExists:  # deleted tenants keep their id
+        console.print(f"[red]tenant {tenant!r} was deleted; its id is not reused[/]")
+        raise typer.Exit(1) from None
+    console.print(
+        f"{'created' if created else 'found'} tenant [bold]{tenant}[/]; admin API key (shown once):"
+    )
+    sys.stdout.write(key + "\n")
+
+
 @admin.command("list-keys")
 def list_keys_command(
     tenant: Annotated[str, typer.Option(help="Tenant whose keys to list")],
