@@ -11,7 +11,13 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
 from services.gamification.domain import levels
-from services.gamification.domain.periods import Period, bounds
+from services.gamification.domain.leaderboard import (
+    WHOLE_COMMUNITY,
+    Board,
+    Period,
+    bucket,
+    dense_ranks,
+)
 from services.gamification.domain.rules import (
     MAX_YAML_BYTES,
     InvalidRuleset,
@@ -22,7 +28,14 @@ from services.gamification.handlers import ruleset_at
 from services.gamification.uow import GamificationUoW, TransactionDep
 from shared.api.auth import Caller, require_community, require_scopes
 from shared.api.pagination import CursorDep, LimitDep, cursor_int, cursor_str, encode_cursor
-from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound, PayloadTooLarge, Problem
+from shared.api.problems import (
+    PROBLEM_RESPONSES,
+    BadRequest,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+)
 
 router = APIRouter(prefix="/v1/gamification", tags=["gamification"])
 
@@ -55,12 +68,15 @@ class LeaderboardPeriod(StrEnum):
     """Which points a leaderboard ranks; calendar periods in the ruleset's time zone."""
 
     ALL_TIME = "all_time"
+    YEARLY = "yearly"
     MONTHLY = "monthly"
     WEEKLY = "weekly"
     DAILY = "daily"
 
 
 _PERIODS = {
+    LeaderboardPeriod.ALL_TIME: Period.ALL_TIME,
+    LeaderboardPeriod.YEARLY: Period.YEAR,
     LeaderboardPeriod.MONTHLY: Period.MONTH,
     LeaderboardPeriod.WEEKLY: Period.WEEK,
     LeaderboardPeriod.DAILY: Period.DAY,
@@ -78,10 +94,27 @@ class LeaderboardEntry(BaseModel):
 class Leaderboard(BaseModel):
     """A page of a leaderboard, best first."""
 
+    period: LeaderboardPeriod
+    bucket: str = Field(
+        description="the calendar period counted, in the community's time zone: `all`, "
+        "`2026`, `2026-11`, `2026-W45` (ISO week) or `2026-11-02`"
+    )
+    channel: str | None = Field(default=None, description="the channel, or null: everywhere")
     entries: list[LeaderboardEntry]
     next_cursor: str | None = Field(
         default=None, description="pass as `cursor` to get the next page; null on the last page"
     )
+
+
+class LeaderboardPosition(BaseModel):
+    """A member's place on a leaderboard and the members around them."""
+
+    period: LeaderboardPeriod
+    bucket: str
+    channel: str | None = None
+    member: LeaderboardEntry
+    above: list[LeaderboardEntry] = Field(description="the members just above, best first")
+    below: list[LeaderboardEntry] = Field(description="the members just below, best first")
 
 
 class RulesetStored(BaseModel):
@@ -121,13 +154,87 @@ async def get_member(member_id: str, caller: ReadDep, uow: UoWDep) -> MemberStan
     return MemberStanding(member_id=member_id, communities=standings)
 
 
+ChannelQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=64,
+        description="rank only what was earned in this channel (default: the whole community)",
+    ),
+]
+
+
+async def _board(
+    uow: GamificationUoW,
+    caller: Caller,
+    community_id: str,
+    period: LeaderboardPeriod,
+    channel: str | None,
+) -> Board:
+    """The board a request names, in its current bucket (the community's time zone now)."""
+    require_community(caller, community_id)
+    if not await uow.ledger.community_known(caller, community_id):
+        raise NotFound("No such community.")
+    ruleset = await ruleset_at(uow, caller.tenant_id, community_id, datetime.now(UTC))
+    kind = _PERIODS[period]
+    return Board(
+        caller.tenant_id,
+        community_id,
+        channel or WHOLE_COMMUNITY,
+        kind,
+        bucket(kind, datetime.now(UTC), ruleset.time_zone),
+    )
+
+
+def _pinned(board: Board, position: dict[str, Any] | None) -> tuple[Board, tuple[int, str] | None]:
+    """The board and position a cursor continues; 400 when it is not one of this board's.
+
+    A cursor keeps its bucket, so paging across midnight stays on the same day's board.
+    It carries no rank: ranks are counted again for every page.
+    """
+    if position is None:
+        return board, None
+    points, member = cursor_int(position, "p"), cursor_str(position, "m", max_length=64)
+    pinned = cursor_str(position, "b", max_length=10)
+    if (
+        points is None
+        or member is None
+        or pinned is None
+        or position.get("k") != str(board.period)
+        or position.get("c") != board.channel_id
+        or (board.period is Period.ALL_TIME and pinned != "all")
+        or len(pinned) != len(board.bucket)
+    ):
+        raise BadRequest("Invalid pagination cursor: it is not one of this leaderboard's.")
+    return Board(board.tenant_id, board.community_id, board.channel_id, board.period, pinned), (
+        points,
+        member,
+    )
+
+
+async def _entries(
+    uow: GamificationUoW, caller: Caller, board: Board, rows: list[tuple[str, int]]
+) -> list[LeaderboardEntry]:
+    if not rows:
+        return []
+    first = await uow.leaderboards.rank_of(caller, board, rows[0][1])
+    ranks = dense_ranks([points for _member, points in rows], first)
+    return [
+        LeaderboardEntry(rank=rank, member_id=member, points=points)
+        for rank, (member, points) in zip(ranks, rows, strict=True)
+    ]
+
+
 @router.get(
     "/communities/{community_id}/leaderboard",
     responses=PROBLEM_RESPONSES,
-    summary="A community's leaderboard",
-    description="Members by points, best first, with dense ranks (ties share a rank). "
-    "`period` counts all points, or those earned in the current calendar month, ISO week "
-    "or day in the time zone of the community's ruleset. Revoked points are not counted.",
+    summary="A community's or a channel's leaderboard",
+    description="Members with more than 0 points, best first, with dense ranks (equal "
+    "points share a rank, the next rank follows on), ties by member id. `period` counts "
+    "every point or those earned in the current calendar year, month, ISO week or day in "
+    "the time zone of the community's ruleset; `channel` only what was earned there. "
+    "Revoked points are not counted. A read model kept with the ledger: the top of a board "
+    "and each page are index ranges at any size. A cursor from another board is a 400.",
 )
 async def leaderboard(
     community_id: str,
@@ -136,36 +243,63 @@ async def leaderboard(
     limit: LimitDep,
     cursor: CursorDep,
     period: Annotated[LeaderboardPeriod, Query()] = LeaderboardPeriod.ALL_TIME,
+    channel: ChannelQuery = None,
 ) -> Leaderboard:
-    require_community(caller, community_id)
-    if not await uow.ledger.community_known(caller, community_id):
-        raise NotFound("No such community.")
-    after_points, after_member = cursor_int(cursor, "p"), cursor_str(cursor, "m")
-    rank = cursor_int(cursor, "r") or 0
-    after = None
-    if after_points is not None and after_member is not None:
-        after = (after_points, after_member)
-    if period is LeaderboardPeriod.ALL_TIME:
-        rows = await uow.ledger.top_all_time(caller, community_id, after=after, limit=limit + 1)
-    else:
-        now = datetime.now(UTC)
-        ruleset = await ruleset_at(uow, caller.tenant_id, community_id, now)
-        start, end = bounds(_PERIODS[period], now, ruleset.time_zone)
-        rows = await uow.ledger.top_in_period(
-            caller, community_id, start, end, after=after, limit=limit + 1
-        )
-    entries = []
-    previous = after_points
-    for member_id, points in rows[:limit]:
-        if points != previous:
-            rank += 1
-            previous = points
-        entries.append(LeaderboardEntry(rank=rank, member_id=member_id, points=points))
+    board, after = _pinned(await _board(uow, caller, community_id, period, channel), cursor)
+    rows = await uow.leaderboards.top(caller, board, after=after, limit=limit + 1)
+    entries = await _entries(uow, caller, board, rows[:limit])
     next_cursor = None
     if len(rows) > limit and entries:
         last = entries[-1]
-        next_cursor = encode_cursor({"p": last.points, "m": last.member_id, "r": last.rank})
-    return Leaderboard(entries=entries, next_cursor=next_cursor)
+        next_cursor = encode_cursor(
+            {
+                "p": last.points,
+                "m": last.member_id,
+                "b": board.bucket,
+                "k": str(board.period),
+                "c": board.channel_id,
+            }
+        )
+    return Leaderboard(
+        period=period,
+        bucket=board.bucket,
+        channel=channel,
+        entries=entries,
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/communities/{community_id}/leaderboard/members/{member_id}",
+    responses=PROBLEM_RESPONSES,
+    summary="A member's rank on a leaderboard, with their neighbours",
+    description="The member's dense rank and points on the board `period` and `channel` "
+    "name (as for the leaderboard), and up to `neighbours` members just above and just "
+    "below. 404 when the member has no points above 0 on that board.",
+)
+async def leaderboard_position(
+    community_id: str,
+    member_id: str,
+    caller: ReadDep,
+    uow: UoWDep,
+    period: Annotated[LeaderboardPeriod, Query()] = LeaderboardPeriod.ALL_TIME,
+    channel: ChannelQuery = None,
+    neighbours: Annotated[int, Query(ge=0, le=50, description="members on each side")] = 2,
+) -> LeaderboardPosition:
+    board = await _board(uow, caller, community_id, period, channel)
+    points = await uow.leaderboards.points_of(caller, board, member_id)
+    if points is None:
+        raise NotFound("This member has no points on this leaderboard.")
+    above, below = await uow.leaderboards.neighbours(caller, board, points, member_id, neighbours)
+    entries = await _entries(uow, caller, board, [*above, (member_id, points), *below])
+    return LeaderboardPosition(
+        period=period,
+        bucket=board.bucket,
+        channel=channel,
+        member=entries[len(above)],
+        above=entries[: len(above)],
+        below=entries[len(above) + 1 :],
+    )
 
 
 _YAML_BODY: dict[str, Any] = {

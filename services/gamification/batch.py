@@ -27,7 +27,9 @@ from typing import Any
 
 from services.gamification.domain import levels, scoring
 from services.gamification.domain.facts import Fact
-from services.gamification.domain.rules import DEFAULT_RULESET, Ruleset, stored_ruleset
+from services.gamification.domain.leaderboard import Line, deltas
+from services.gamification.domain.rules import Ruleset
+from services.gamification.leaderboard import Leaderboards, ruleset_in_force
 from services.gamification.repository import (
     Award,
     BatchStore,
@@ -119,6 +121,7 @@ class Batch:
     def __init__(self, store: BatchStore, outbox: Outbox) -> None:
         self.store = store
         self.outbox = outbox
+        self.boards = Leaderboards(store.session)
         self.queued: list[Work] = []
 
     def add(self, work: Work) -> None:
@@ -293,13 +296,22 @@ class Batch:
                 "reason": decision.reason,
                 "giver_member_id": candidate.giver_id,
                 "earned_at": fact.occurred_at,
+                "channel_id": fact.channel_id,
             },
         )
 
     def _reconcile(self, state: _State, tenant_id: str, source_event_id: str, cause: str) -> None:
         """Bring every award of an activity to what it should net: 0 while revoked, else all."""
         revoked = _revoked(state, tenant_id, source_event_id)
-        for award in _awards(state.lines.get((tenant_id, source_event_id), [])):
+        lines = state.lines.get((tenant_id, source_event_id), [])
+        channels = {
+            (line["community_id"], line["member_id"], line["rule_id"], line["rule_version"]): line[
+                "channel_id"
+            ]
+            for line in lines
+            if line["kind"] == "award"
+        }
+        for award in _awards(lines):
             delta = scoring.compensation(award.points, award.net, revoked)
             if delta == 0:
                 continue
@@ -319,6 +331,9 @@ class Batch:
                     "giver_member_id": award.giver_member_id,
                     # Counted in the period the activity earned in, so caps and periods stay right.
                     "earned_at": award.earned_at,
+                    "channel_id": channels.get(
+                        (award.community_id, award.member_id, award.rule_id, award.rule_version)
+                    ),
                 },
             )
 
@@ -363,6 +378,7 @@ class Batch:
             if levels.progress(running[member]).level != levels.progress(after[member]).level
         }
         await self.store.set_levels(moved)
+        await self._rank(state, credited)
         events: list[AwardEvent] = []
         for line in credited:
             member = _member(line)
@@ -372,6 +388,28 @@ class Batch:
         await self.outbox.extend(
             [(GAMIFICATION_AWARDS.name, event.to_envelope(source=SOURCE)) for event in events]
         )
+
+    async def _rank(self, state: _State, credited: list[dict[str, Any]]) -> None:
+        """Move the leaderboards the credited lines count on (in the same transaction)."""
+        missing = {(line["tenant_id"], line["community_id"]) for line in credited}
+        missing -= state.rulesets.keys()
+        if missing:
+            state.rulesets.update(await self.store.rulesets_of(missing))
+        lines = [
+            Line(
+                line["tenant_id"],
+                line["community_id"],
+                line["channel_id"],
+                line["member_id"],
+                int(line["points"]),
+                line["earned_at"],
+                ruleset_in_force(
+                    state.rulesets[(line["tenant_id"], line["community_id"])], line["earned_at"]
+                ).time_zone,
+            )
+            for line in credited
+        ]
+        await self.boards.apply(deltas(lines))
 
 
 def _award_events(line: dict[str, Any], before: int, after: int) -> list[AwardEvent]:
@@ -404,10 +442,9 @@ def _award_events(line: dict[str, Any], before: int, after: int) -> list[AwardEv
 
 def _ruleset_at(state: _State, fact: Fact) -> Ruleset:
     """The community's ruleset in force when the activity happened (the default until one)."""
-    for stored in state.rulesets.get((fact.tenant_id, fact.community_id), []):
-        if stored.effective_from <= fact.occurred_at:
-            return stored_ruleset(stored.source, stored.version)
-    return DEFAULT_RULESET
+    return ruleset_in_force(
+        state.rulesets.get((fact.tenant_id, fact.community_id), []), fact.occurred_at
+    )
 
 
 def _revoked(state: _State, tenant_id: str, source_event_id: str) -> bool:

@@ -22,6 +22,7 @@ from services.gamification.tables import (
     communities,
     content_refs,
     ledger,
+    member_badges,
     member_totals,
     moderated,
     rulesets,
@@ -459,9 +460,196 @@ _LINE = (
     ledger.c.points,
     ledger.c.giver_member_id,
     ledger.c.earned_at,
+    ledger.c.channel_id,
 )
 
 
 def _utc(at: datetime) -> datetime:
     # SQLite hands back naive datetimes; every stored time is UTC.
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class HeldBadge:
+    """A badge tier as stored for a member."""
+
+    member_id: str
+    badge_id: str
+    tier: str
+    held: bool
+    generation: int
+    awarded_at: datetime
+
+
+class Badges:
+    """What badges are judged on (a member's totals, points per rule, earnings) and the
+    badges members hold. Reads for the service take the tenant; `of_member` the Caller."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def totals(self, tenant_id: str, community_id: str, members: set[str]) -> dict[str, int]:
+        """member → total points."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(members)):
+            query = select(member_totals.c.member_id, member_totals.c.points).where(
+                member_totals.c.tenant_id == tenant_id,
+                member_totals.c.community_id == community_id,
+                member_totals.c.member_id.in_(chunk),
+            )
+            found.update(
+                {row.member_id: int(row.points) for row in await self.session.execute(query)}
+            )
+        return found
+
+    async def points_by_rule(
+        self, tenant_id: str, community_id: str, members: set[str]
+    ) -> dict[str, dict[str, int]]:
+        """member → rule → net points, over all time."""
+        found: dict[str, dict[str, int]] = {}
+        for chunk in _chunks(sorted(members)):
+            total = func.sum(ledger.c.points)
+            query = (
+                select(ledger.c.member_id, ledger.c.rule_id, total.label("points"))
+                .where(
+                    ledger.c.tenant_id == tenant_id,
+                    ledger.c.community_id == community_id,
+                    ledger.c.member_id.in_(chunk),
+                )
+                .group_by(ledger.c.member_id, ledger.c.rule_id)
+            )
+            for row in await self.session.execute(query):
+                found.setdefault(row.member_id, {})[row.rule_id] = int(row.points)
+        return found
+
+    async def earnings(
+        self, tenant_id: str, community_id: str, members: set[str], start: datetime, end: datetime
+    ) -> dict[str, list[tuple[str, datetime, int]]]:
+        """member → (rule, earned at, net points) per activity earned in [start, end)."""
+        found: dict[str, list[tuple[str, datetime, int]]] = {}
+        for chunk in _chunks(sorted(members)):
+            total = func.sum(ledger.c.points)
+            query = (
+                select(
+                    ledger.c.member_id,
+                    ledger.c.rule_id,
+                    func.min(ledger.c.earned_at).label("earned_at"),
+                    total.label("points"),
+                )
+                .where(
+                    ledger.c.tenant_id == tenant_id,
+                    ledger.c.community_id == community_id,
+                    ledger.c.member_id.in_(chunk),
+                    ledger.c.earned_at >= start,
+                    ledger.c.earned_at < end,
+                )
+                .group_by(ledger.c.member_id, ledger.c.source_event_id, ledger.c.rule_id)
+            )
+            for row in await self.session.execute(query):
+                found.setdefault(row.member_id, []).append(
+                    (row.rule_id, _utc(row.earned_at), int(row.points))
+                )
+        return found
+
+    async def held(
+        self, tenant_id: str, community_id: str, members: set[str]
+    ) -> dict[str, list[HeldBadge]]:
+        """member → their badge rows (held or withdrawn)."""
+        found: dict[str, list[HeldBadge]] = {}
+        for chunk in _chunks(sorted(members)):
+            query = select(
+                member_badges.c.member_id,
+                member_badges.c.badge_id,
+                member_badges.c.tier,
+                member_badges.c.held,
+                member_badges.c.generation,
+                member_badges.c.awarded_at,
+            ).where(
+                member_badges.c.tenant_id == tenant_id,
+                member_badges.c.community_id == community_id,
+                member_badges.c.member_id.in_(chunk),
+            )
+            for row in await self.session.execute(query):
+                found.setdefault(row.member_id, []).append(
+                    HeldBadge(
+                        row.member_id,
+                        row.badge_id,
+                        row.tier,
+                        bool(row.held),
+                        int(row.generation),
+                        _utc(row.awarded_at),
+                    )
+                )
+        return found
+
+    async def change(
+        self,
+        tenant_id: str,
+        community_id: str,
+        member_id: str,
+        badge_id: str,
+        tier: str,
+        *,
+        held: bool,
+        generation: int,
+        at: datetime,
+    ) -> bool:
+        """Move a badge row from `generation - 1` to `generation`; False if another
+        transaction moved it first (then this change is not theirs to publish)."""
+        if generation == 1:
+            statement = (
+                _insert(self.session, member_badges)
+                .values(
+                    tenant_id=tenant_id,
+                    community_id=community_id,
+                    member_id=member_id,
+                    badge_id=badge_id,
+                    tier=tier,
+                    held=held,
+                    generation=1,
+                    awarded_at=at,
+                )
+                .on_conflict_do_nothing()
+            )
+        else:
+            values: dict[str, Any] = {
+                "held": held,
+                "generation": generation,
+                "changed_at": func.now(),
+            }
+            if held:
+                values["awarded_at"] = at
+            statement = (
+                update(member_badges)
+                .where(
+                    member_badges.c.tenant_id == tenant_id,
+                    member_badges.c.community_id == community_id,
+                    member_badges.c.member_id == member_id,
+                    member_badges.c.badge_id == badge_id,
+                    member_badges.c.tier == tier,
+                    member_badges.c.generation == generation - 1,
+                )
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
+        result = await self.session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def of_member(self, caller: Caller, member_id: str) -> list[Any]:
+        """The badges a member holds in the communities the caller may read."""
+        query = select(
+            member_badges.c.community_id,
+            member_badges.c.badge_id,
+            member_badges.c.tier,
+            member_badges.c.awarded_at,
+        ).where(
+            member_badges.c.tenant_id == caller.tenant_id,
+            member_badges.c.member_id == member_id,
+            member_badges.c.held.is_(True),
+        )
+        if caller.community_ids is not None:
+            query = query.where(member_badges.c.community_id.in_(sorted(caller.community_ids)))
+        query = query.order_by(
+            member_badges.c.community_id, member_badges.c.badge_id, member_badges.c.tier
+        )
+        return list(await self.session.execute(query))

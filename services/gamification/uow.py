@@ -9,16 +9,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 from sqlalchemy.util import await_
 
+from services.gamification.badging import Badging, Observed
 from services.gamification.batch import Batch
-from services.gamification.repository import BatchStore, Ledger, Rulesets
+from services.gamification.leaderboard import Leaderboards
+from services.gamification.repository import Badges, Ledger, Rulesets
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
 
 
 class GamificationUoW(UnitOfWork):
-    """What gamification handlers and routes touch: `uow.ledger`, `uow.rulesets`, `uow.outbox`,
-    and `uow.batch`, where handlers queue their events to be scored together at commit."""
+    """What gamification handlers and routes touch: `uow.ledger`, `uow.rulesets`,
+    `uow.leaderboards`, `uow.outbox`, and `uow.batch`, where handlers queue their events
+    to be scored together at commit."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
@@ -26,15 +29,29 @@ class GamificationUoW(UnitOfWork):
         super().__init__(session, outbox, context=context, group=group)
         self.ledger = Ledger(session)
         self.rulesets = Rulesets(session)
-        self.batch = Batch(BatchStore(session), outbox)
+        self.badges = Badges(session)
+        self.leaderboards = Leaderboards(session)
+        self.store = Observed(session)
+        self.batch = Batch(self.store, outbox)
+        self.badging = Badging(session, outbox, self.store.tally)
         # The kit commits after the last handler of a batch; the queued events are scored
-        # and written just before, inside the same transaction. SQLAlchemy runs session
-        # events inside its greenlet, where `await_` may wait on the async flush.
+        # and written just before, inside the same transaction, then the badges of the
+        # members whose points moved are judged. SQLAlchemy runs session events inside
+        # its greenlet, where `await_` may wait on the async flush.
         event.listen(session.sync_session, "before_commit", self._before_commit)
+        event.listen(session.sync_session, "after_commit", self._after_commit)
+        event.listen(session.sync_session, "after_rollback", self._after_rollback)
 
     def _before_commit(self, _session: Session) -> None:
         # The session lives for this one transaction; a flush with nothing queued is a no-op.
         await_(self.batch.flush())
+        await_(self.badging.flush(self.store.take()))
+
+    def _after_commit(self, _session: Session) -> None:
+        self.store.tally.publish()
+
+    def _after_rollback(self, _session: Session) -> None:
+        self.store.tally.clear()
 
 
 TransactionDep = transaction("gamification")
