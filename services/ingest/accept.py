@@ -7,12 +7,15 @@ publish and the bookkeeping) reaches consumers under one event id and is applied
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
+from services.ingest.domain import bounds
 from services.ingest.tables import metadata
 from shared.api.auth import Caller
 from shared.bus.port import Bus, envelope_message
@@ -31,10 +34,28 @@ OUTBOX = outbox_table(metadata)
 
 @dataclass(frozen=True)
 class Outcome:
-    """What became of one event: accepted (published now) or duplicate (seen before)."""
+    """What became of one event: accepted (published now), duplicate (seen before) or
+    rejected (out of bounds, with the problems; nothing of it was recorded or published)."""
 
     status: str
-    event_id: str
+    event_id: str | None
+    errors: list[bounds.Problem] | None = None
+
+
+class IdempotencyTaken(Exception):
+    """Another request already answered (or is answering) under this Idempotency-Key."""
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """An Idempotency-Key to claim in the same transaction as the events it covers.
+
+    `answer` turns the outcomes into the (status code, body) stored for replays."""
+
+    tenant_id: str
+    key: str
+    request_hash: str
+    answer: Callable[[list[Outcome]], tuple[int, dict[str, Any]]]
 
 
 async def accept(
@@ -44,50 +65,93 @@ async def accept(
     *,
     traceparent: str | None = None,
     caller: Caller | None = None,
+    idempotency: Idempotency | None = None,
 ) -> list[Outcome]:
     """Publish the drafts that are new; one Outcome per draft, in order.
 
     `caller` is the API key that sent them (None: a verified platform delivery); a key
     bound to some communities attaches only members it may see (repository.resolve_members).
+
+    Every draft is checked against the bounds of what is recorded before anything is
+    published. The dedup keys (and the Idempotency-Key) are claimed in one transaction
+    that stays open until the broker acknowledged the events: a concurrent request with
+    the same keys waits for it, then finds them taken and answers duplicate (or raises
+    IdempotencyTaken); if the publish fails, the claims roll back with it.
     """
-    if not drafts:
-        return []
-    async with db.transaction() as session:
-        events = await _with_members(session, drafts, caller)
-        by_tenant: dict[str, dict[str, list[str]]] = {}
-        for event in events:
-            by_community = by_tenant.setdefault(event.tenant_id, {})
-            by_community.setdefault(event.community_id, []).append(event.dedup_key)
-        known: dict[tuple[str, str], str] = {}
-        for tenant_id, by_community in by_tenant.items():
-            known.update(await repository.known_event_ids(session, tenant_id, by_community))
-    outcomes: list[Outcome] = []
-    fresh: list[CommunityEvent] = []
-    for event in events:
-        key = (event.community_id, event.dedup_key)
-        if key in known:
-            outcomes.append(Outcome("duplicate", known[key]))
-            continue
-        known[key] = event.event_id
-        fresh.append(event)
-        outcomes.append(Outcome("accepted", event.event_id))
-    if fresh:
-        payloads = [event.model_dump(mode="json") for event in fresh]  # serialized once
-        messages = [
-            envelope_message(
-                COMMUNITY_EVENTS.name,
-                event.to_envelope(traceparent=child_traceparent(traceparent), data=payload),
-            )
-            for event, payload in zip(fresh, payloads, strict=True)
-        ]
-        await bus.publish_many(messages)  # BusUnavailable propagates: nothing recorded
-        rows = [_received_row(e, p) for e, p in zip(fresh, payloads, strict=True)]
+    now = utcnow()
+    outcomes: list[Outcome | None] = [None] * len(drafts)
+    candidates: list[tuple[int, CommunityEvent]] = []
+    for index, draft in enumerate(drafts):
+        problems = bounds.event_problems(draft, now=now)
+        if problems:
+            outcomes[index] = Outcome("rejected", None, problems)
+        else:
+            candidates.append((index, draft))
+    events: list[CommunityEvent] = []
+    if candidates:
         async with db.transaction() as session:
-            for tenant_id in sorted({str(row["tenant_id"]) for row in rows}):
-                await repository.record_received(
-                    session, tenant_id, [row for row in rows if row["tenant_id"] == tenant_id]
+            events = await _with_members(session, [d for _, d in candidates], caller)
+    async with db.transaction() as session:
+        if idempotency is not None and not await repository.claim_idempotent(
+            session,
+            tenant_id=idempotency.tenant_id,
+            key=idempotency.key,
+            request_hash=idempotency.request_hash,
+        ):
+            raise IdempotencyTaken(idempotency.key)
+        fresh: dict[tuple[str, str], tuple[CommunityEvent, dict[str, Any]]] = {}
+        for event in events:
+            key = (event.community_id, event.dedup_key)
+            if key not in fresh:  # the first of a key in the request wins
+                fresh[key] = (event, event.model_dump(mode="json"))  # serialized once
+        claimed: set[tuple[str, str]] = set()
+        for tenant_id in sorted({event.tenant_id for event, _ in fresh.values()}):
+            rows = [_received_row(e, p, now) for e, p in fresh.values() if e.tenant_id == tenant_id]
+            claimed |= await repository.claim_received(session, tenant_id, rows)
+        known = await _known(session, [e for k, (e, _) in fresh.items() if k not in claimed])
+        answered: set[tuple[str, str]] = set()
+        for (index, _), event in zip(candidates, events, strict=True):
+            key = (event.community_id, event.dedup_key)
+            if key in claimed and key not in answered:
+                outcomes[index] = Outcome("accepted", event.event_id)
+            else:  # recorded before, or a later copy in this same request
+                outcomes[index] = Outcome("duplicate", known.get(key, fresh[key][0].event_id))
+            answered.add(key)
+        published = [fresh[key] for key in fresh if key in claimed]
+        if published:
+            messages = [
+                envelope_message(
+                    COMMUNITY_EVENTS.name,
+                    event.to_envelope(traceparent=child_traceparent(traceparent), data=payload),
                 )
-    return outcomes
+                for event, payload in published
+            ]
+            await bus.publish_many(messages)  # BusUnavailable propagates: the claims roll back
+        done = [outcome for outcome in outcomes if outcome is not None]
+        if idempotency is not None:
+            status_code, response = idempotency.answer(done)
+            await repository.answer_idempotent(
+                session,
+                tenant_id=idempotency.tenant_id,
+                key=idempotency.key,
+                status_code=status_code,
+                response=response,
+            )
+    return done
+
+
+async def _known(
+    session: AsyncSession, events: Sequence[CommunityEvent]
+) -> dict[tuple[str, str], str]:
+    """Event ids recorded earlier for these events' (community, dedup key)."""
+    by_tenant: dict[str, dict[str, list[str]]] = {}
+    for event in events:
+        by_community = by_tenant.setdefault(event.tenant_id, {})
+        by_community.setdefault(event.community_id, []).append(event.dedup_key)
+    known: dict[tuple[str, str], str] = {}
+    for tenant_id, by_community in by_tenant.items():
+        known.update(await repository.known_event_ids(session, tenant_id, by_community))
+    return known
 
 
 async def _with_members(
@@ -170,7 +234,9 @@ def member_created(tenant_id: str, member_id: str, seen: repository.ActorSeen) -
     )
 
 
-def _received_row(event: CommunityEvent, payload: dict[str, object]) -> dict[str, object]:
+def _received_row(
+    event: CommunityEvent, payload: dict[str, Any], now: datetime
+) -> dict[str, object]:
     return {
         "event_id": event.event_id,
         "tenant_id": event.tenant_id,
@@ -180,6 +246,6 @@ def _received_row(event: CommunityEvent, payload: dict[str, object]) -> dict[str
         "platform": event.platform.value,
         "member_id": event.actor.member_id,
         "occurred_at": event.occurred_at,
-        "ingested_at": utcnow(),
+        "ingested_at": now,
         "payload": payload,
     }

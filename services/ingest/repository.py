@@ -330,7 +330,8 @@ async def resolve_members(
     if not wanted:
         return {}, []
     found = await _members_of(session, tenant_id, list(wanted))
-    missing = [key for key in wanted if key not in found]
+    # in key order, so concurrent requests meeting the same new accounts never deadlock
+    missing = sorted(key for key in wanted if key not in found)
     proposed = {key: new_event_id() for key in missing}
     if missing:
         rows = [
@@ -558,15 +559,28 @@ async def known_event_ids(
     return found
 
 
-async def record_received(
+async def claim_received(
     session: AsyncSession, scope: TenantScope, rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """Remember published events of the caller's tenant; a row already there is left alone."""
+) -> set[tuple[str, str]]:
+    """Record events of the caller's tenant before they are published; the (community,
+    dedup key) pairs this call claimed. A pair recorded before is left alone; one another
+    open transaction is claiming waits for it (the unique index), so two concurrent
+    requests never both claim a key. Rows go in key order, so claims never deadlock."""
     tenant_id = caller_of(scope).tenant_id
     if any(row["tenant_id"] != tenant_id for row in rows):
         raise ValueError("received events of another tenant")
-    if rows:
-        await session.execute(_insert_ignoring_conflicts(session, received_events), list(rows))
+    if not rows:
+        return set()
+    ordered = sorted(rows, key=lambda row: (str(row["community_id"]), str(row["dedup_key"])))
+    table = received_events
+    statement = _insert_ignoring_conflicts(session, table).returning(
+        table.c.community_id, table.c.dedup_key
+    )
+    claimed: set[tuple[str, str]] = set()
+    for start in range(0, len(ordered), 500):
+        result = await session.execute(statement, ordered[start : start + 500])
+        claimed.update((community, key) for community, key in result.all())
+    return claimed
 
 
 async def list_received(
@@ -616,9 +630,36 @@ async def get_idempotent(session: AsyncSession, scope: TenantScope, key: str) ->
     return (await session.execute(query)).mappings().first()
 
 
-async def save_idempotent(session: AsyncSession, **values: Any) -> None:
-    """Store the answer to a request with an Idempotency-Key (first one wins)."""
-    await session.execute(_insert_ignoring_conflicts(session, idempotency_keys).values(**values))
+async def claim_idempotent(
+    session: AsyncSession, *, tenant_id: str, key: str, request_hash: str
+) -> bool:
+    """Take an Idempotency-Key for this transaction; False when a request holds or held it.
+
+    The row stays invisible to others until the transaction commits with its answer
+    (answer_idempotent); a concurrent request with the same key waits for that commit
+    and is then refused, or takes the key if this transaction rolled back."""
+    statement = (
+        _insert_ignoring_conflicts(session, idempotency_keys)
+        .values(tenant_id=tenant_id, key=key, request_hash=request_hash, status_code=0, response={})
+        .returning(idempotency_keys.c.key)
+    )
+    return (await session.execute(statement)).first() is not None
+
+
+async def answer_idempotent(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    key: str,
+    status_code: int,
+    response: Mapping[str, Any],
+) -> None:
+    """Store the answer to the request that claimed this Idempotency-Key."""
+    await session.execute(
+        update(idempotency_keys)
+        .where(idempotency_keys.c.tenant_id == tenant_id, idempotency_keys.c.key == key)
+        .values(status_code=status_code, response=dict(response))
+    )
 
 
 async def insert_action_result(session: AsyncSession, **values: Any) -> None:

@@ -12,8 +12,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from services.ingest import repository
-from services.ingest.accept import accept
+from services.ingest.accept import Idempotency, IdempotencyTaken, Outcome, accept
 from services.ingest.api.deps import ContextDep, EventsReadDep, EventsWriteDep, community_of
+from services.ingest.domain import bounds
 from services.ingest.metrics import EVENTS_TOTAL
 from services.ingest.schemas import MAX_BATCH, BatchIn, EventIn
 from shared.api.auth import Principal
@@ -31,6 +32,7 @@ from shared.api.problems import (
 )
 from shared.bus.port import BusUnavailable
 from shared.events.community import Actor, CommunityEvent, CommunityEventType, Platform
+from shared.events.envelope import utcnow
 
 router = APIRouter(prefix="/v1/ingest/events", tags=["ingest: events"])
 MAX_BODY = 8 * 1024 * 1024  # a batch of 1,000 events; enforced while it streams in
@@ -94,6 +96,7 @@ async def send_events(
     results: list[ItemResult | None] = [None] * len(raw_items)
     drafts: list[tuple[int, CommunityEvent]] = []
     known_communities: dict[str, bool] = {}
+    now = utcnow()
     for index, raw in enumerate(raw_items):
         try:
             item = EventIn.model_validate(raw)
@@ -113,7 +116,33 @@ async def send_events(
                 errors=[{"loc": "community_id", "msg": "unknown community", "type": "not_found"}],
             )
             continue
-        drafts.append((index, _draft(item, principal.tenant_id)))
+        draft = _draft(item, principal.tenant_id)
+        problems = bounds.event_problems(draft, now=now)
+        if problems:
+            results[index] = ItemResult(index=index, status="rejected", errors=list(problems))
+            continue
+        drafts.append((index, draft))
+    rejected = any(r is not None and r.status == "rejected" for r in results)
+    if rejected and single:
+        errors = next(r.errors for r in results if r is not None) or []
+        if any(e.get("type") == "not_found" for e in errors):
+            raise NotFound("No such community for this key.")
+        raise Problem("The event was rejected.", status=422, errors=errors)
+
+    def answer_of(outcomes: list[Outcome]) -> tuple[int, dict[str, Any]]:
+        for (index, _), outcome in zip(drafts, outcomes, strict=True):
+            results[index] = ItemResult(
+                index=index, status=outcome.status, event_id=outcome.event_id, errors=outcome.errors
+            )
+        items = [r for r in results if r is not None]
+        status_code = 207 if any(r.status == "rejected" for r in items) else 200
+        return status_code, EventsAccepted(items=items).model_dump(mode="json", exclude_none=True)
+
+    claim = (
+        Idempotency(principal.tenant_id, idempotency_key, request_hash, answer_of)
+        if idempotency_key
+        else None
+    )
     try:
         outcomes = await accept(
             ctx.db,
@@ -121,35 +150,25 @@ async def send_events(
             [draft for _, draft in drafts],
             traceparent=getattr(request.state, "traceparent", None),
             caller=principal,
+            idempotency=claim,
         )
     except BusUnavailable as exc:
         raise ServiceUnavailable(
             "Events could not be stored durably; nothing was accepted. Retry later.",
             retry_after=5,
         ) from exc
-    for (index, _), outcome in zip(drafts, outcomes, strict=True):
-        results[index] = ItemResult(index=index, status=outcome.status, event_id=outcome.event_id)
-    items = [r for r in results if r is not None]
-    for result in items:
-        EVENTS_TOTAL.labels(source="api", outcome=result.status).inc()
-    rejected = any(r.status == "rejected" for r in items)
-    if rejected and single:
-        errors = items[0].errors or []
-        if any(e.get("type") == "not_found" for e in errors):
-            raise NotFound("No such community for this key.")
-        raise Problem("The event was rejected.", status=422, errors=errors)
-    status_code = 207 if rejected else 200
-    answer = EventsAccepted(items=items).model_dump(mode="json", exclude_none=True)
-    if idempotency_key:
-        async with ctx.db.transaction() as session:
-            await repository.save_idempotent(
-                session,
-                tenant_id=principal.tenant_id,
-                key=idempotency_key,
-                request_hash=request_hash,
-                status_code=status_code,
-                response=answer,
-            )
+    except IdempotencyTaken:
+        # A concurrent request with this key committed its answer while this one waited.
+        replay = await _replay(ctx, principal, idempotency_key or "", request_hash)
+        if replay is None:
+            raise ServiceUnavailable(
+                "Another request with this Idempotency-Key is in progress; retry later.",
+                retry_after=1,
+            ) from None
+        return replay
+    status_code, answer = answer_of(outcomes)
+    for item in answer["items"]:
+        EVENTS_TOTAL.labels(source="api", outcome=item["status"]).inc()
     return JSONResponse(answer, status_code=status_code)
 
 

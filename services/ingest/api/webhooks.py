@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from services.ingest import repository
 from services.ingest.accept import accept
 from services.ingest.api.deps import ContextDep
-from services.ingest.domain import webhooks
+from services.ingest.domain import bounds, webhooks
 from services.ingest.domain.model import BindingContext, MalformedPayload, SignatureInvalid
 from services.ingest.metrics import EVENTS_TOTAL, WEBHOOKS_TOTAL
 from shared.api.problems import (
@@ -104,6 +104,13 @@ async def receive_webhook(
     if not normalized.events:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="ignored").inc()
         return JSONResponse({"accepted": 0, "duplicates": 0, "ignored": normalized.ignored})
+    # Checked before anything is published: a delivery is taken whole or not at all.
+    for event in normalized.events:
+        problems = bounds.event_problems(event, now=now)
+        if problems:
+            WEBHOOKS_TOTAL.labels(platform=kind, outcome="malformed").inc()
+            said = "; ".join(f"{p['loc']}: {p['msg']}" for p in problems)
+            raise BadRequest(f"Malformed {kind} payload: {said}")
     try:
         outcomes = await accept(
             ctx.db,
