@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections import Counter
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
 from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
+from services.moderation.domain.engine import Engine
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
 from services.moderation.review import apply_review
 from services.moderation.schemas import (
     AuditEntryOut,
     DecideIn,
     DecideOut,
+    DryRunItemOut,
+    DryRunOut,
     EvaluateIn,
     EvaluateOut,
     QueueItemOut,
@@ -88,6 +92,93 @@ async def put_rules(community_id: str, request: Request, caller: WriteDep, uow: 
         default=False,
         source=source,
         rules=rules.model_dump(mode="json"),
+    )
+
+
+DRY_RUN_MESSAGES = 2000
+"""Recent messages a dry run judges at most (the window may keep more)."""
+DRY_RUN_ITEMS = 200
+"""Messages a dry run lists at most."""
+
+
+@router.post(
+    "/communities/{community_id}/rules:dry-run",
+    summary="Try rules on recent messages",
+    description="Validates a draft ruleset (YAML, as for PUT, 422 by line and field) and "
+    "answers what it would decide on the community's recent live messages (the window "
+    "HEARTH_MODERATION_RECENT_MESSAGES keeps, newest first, at most 2,000) beside what was "
+    "decided: counts per verdict, how many change, and the messages the draft would not "
+    "allow or judges differently (at most 200). Nothing is stored, published or activated. "
+    "Flood rules see no history here.",
+    response_model=DryRunOut,
+    responses=PROBLEM_RESPONSES,
+    openapi_extra=_YAML_BODY,
+)
+async def dry_run(
+    community_id: str,
+    request: Request,
+    caller: ReadDep,
+    uow: UoWDep,
+    limit: Annotated[int, Query(ge=1, le=DRY_RUN_MESSAGES)] = DRY_RUN_MESSAGES,
+) -> DryRunOut:
+    require_community(caller, community_id)
+    try:
+        source = (await request.body()).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidRules("The rules must be UTF-8 text.") from None
+    try:
+        rules = parse_rules(source)
+    except RulesError as error:
+        raise _invalid(error) from None
+    context = context_of(getattr(request.app.state, "moderation", None))
+    engine = Engine(rules, version=-1, regex_timeout=context.engines.regex_timeout)
+    rows = await uow.recent.latest(caller, community_id, limit)
+    messages = [
+        Message(
+            text=row["text"],
+            links=tuple(row["links"]),
+            mentions=tuple(row["mentions"]),
+            channel_id=row["channel_id"],
+            author_ids=frozenset(row["author_ids"]),
+            roles=frozenset(row["roles"]),
+        )
+        for row in rows
+    ]
+    evaluations = engine.evaluate_many(messages) if messages else []
+    items: list[DryRunItemOut] = []
+    changed = 0
+    for row, evaluation in zip(rows, evaluations, strict=True):
+        current = Verdict(row["verdict"])
+        changed += evaluation.verdict != current
+        if (evaluation.verdict != Verdict.ALLOW or evaluation.verdict != current) and len(
+            items
+        ) < DRY_RUN_ITEMS:
+            items.append(
+                DryRunItemOut(
+                    subject_event_id=row["subject_event_id"],
+                    channel_id=row["channel_id"],
+                    occurred_at=row["occurred_at"],
+                    text=row["text"],
+                    current_verdict=current,
+                    verdict=evaluation.verdict,
+                    reasons=[
+                        ReasonOut(
+                            rule=h.rule_id,
+                            action=h.action.value,
+                            reason=h.reason,
+                            category=h.category,
+                        )
+                        for h in evaluation.hits
+                    ],
+                )
+            )
+    return DryRunOut(
+        community_id=community_id,
+        messages=len(rows),
+        verdicts=dict(Counter(e.verdict.value for e in evaluations)),
+        current_verdicts=dict(Counter(row["verdict"] for row in rows)),
+        changed=changed,
+        items=items,
     )
 
 
@@ -355,6 +446,10 @@ async def get_audit(
     cursor: CursorDep,
     community_id: Annotated[str | None, Query(max_length=64)] = None,
     decision_id: int | None = None,
+    action: Annotated[str | None, Query(max_length=32)] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> Page[AuditEntryOut]:
     if community_id is not None:
         require_community(caller, community_id)
@@ -364,6 +459,10 @@ async def get_audit(
         decision_id=decision_id,
         after_id=cursor_int(cursor, "id"),
         limit=limit + 1,
+        action=action,
+        actor=actor,
+        since=since,
+        until=until,
     )
     more = len(rows) > limit
     rows = rows[:limit]

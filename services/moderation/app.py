@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.moderation.api import router
-from services.moderation.context import setup
+from services.moderation.api_people import router as people_router
+from services.moderation.context import background, setup
 from services.moderation.handlers import HANDLERS
 from services.moderation.settings import Settings
 from services.moderation.tables import metadata
@@ -18,7 +19,8 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router,),
+    routers=(router, people_router),
+    background=background,
     settings=Settings,
     unit_of_work=ModerationUoW,
     description="Rules and offline ML, decisions, sanctions, review queue, audit log, appeals.",

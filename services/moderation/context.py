@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
 from services.moderation.domain.engine import Engine
 from services.moderation.domain.rules import DEFAULT_RULES, parse_rules
-from services.moderation.repository import StoredRuleset
+from services.moderation.domain.sanctions import as_utc
+from services.moderation.metrics import QUEUE_DEPTH, QUEUE_OLDEST_AGE
+from services.moderation.repository import ReviewQueue, StoredRuleset
 from services.moderation.settings import Settings
 from shared.bus.port import Bus
 from shared.db.engine import Database
+from shared.events.envelope import utcnow
 
 
 @dataclass
@@ -50,6 +55,7 @@ class ModerationContext:
 
     settings: Settings
     engines: Engines
+    db: Database | None = None
 
 
 def setup(settings: Settings | None, db: Database, bus: Bus) -> ModerationContext:
@@ -58,7 +64,31 @@ def setup(settings: Settings | None, db: Database, bus: Bus) -> ModerationContex
     return ModerationContext(
         settings=settings,
         engines=Engines(settings.regex_timeout_ms / 1000, settings.compiled_rulesets),
+        db=db,
     )
+
+
+async def refresh_queue_gauges(db: Database) -> None:
+    """Set the queue depth and oldest-item age gauges from one aggregate query."""
+    async with db.sessions() as session:
+        depth, oldest = await ReviewQueue(session).depth()
+    QUEUE_DEPTH.set(depth)
+    age = 0.0 if oldest is None else (utcnow() - as_utc(oldest)).total_seconds()
+    QUEUE_OLDEST_AGE.set(max(age, 0.0))
+
+
+def background(context: object) -> Sequence[Callable[[], Awaitable[None]]]:
+    """The queue gauges' refresher: one cheap query every `queue_gauge_seconds`."""
+    if not isinstance(context, ModerationContext) or context.db is None:
+        return ()
+    db, every = context.db, context.settings.queue_gauge_seconds
+
+    async def gauges() -> None:
+        while True:
+            await refresh_queue_gauges(db)
+            await asyncio.sleep(every)
+
+    return (gauges,)
 
 
 def context_of(value: object) -> ModerationContext:

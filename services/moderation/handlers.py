@@ -7,11 +7,19 @@ Handlers take a typed payload and the service's unit of work, and never commit:
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from services.moderation.context import context_of
+from services.moderation.domain.conflict import ConflictSettings, Said, detect
 from services.moderation.domain.detectors import Message
 from services.moderation.domain.engine import Evaluation
 from services.moderation.domain.sanctions import as_utc
-from services.moderation.metrics import DECISIONS_TOTAL, REGEX_TIMEOUTS_TOTAL
+from services.moderation.metrics import (
+    ACTION_RESULTS_TOTAL,
+    CONFLICTS_TOTAL,
+    DECISIONS_TOTAL,
+    REGEX_TIMEOUTS_TOTAL,
+)
 from services.moderation.review import QUEUED, SOURCE, Offence, strike
 from services.moderation.uow import ModerationUoW
 from shared.api.auth import Principal
@@ -20,6 +28,9 @@ from shared.events.community import CommunityEvent, CommunityEventType
 from shared.events.envelope import new_event_id, utcnow
 from shared.events.payloads import (
     ActionKind,
+    ActionResult,
+    ActionResultEventType,
+    ConflictAlert,
     DecisionEventType,
     ModerationAction,
     ModerationDecision,
@@ -99,6 +110,9 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
         backfilled=event.backfilled,
         acted=act,
         occurred_at=event.occurred_at,
+        platform=event.platform.value,
+        message_id=message_id_of(event),
+        platform_user_id=event.actor.platform_user_id,
     )
     if decision_id is None:
         return
@@ -108,6 +122,10 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
     if event.backfilled:
         return
     await _publish(event, evaluation, uow, act=act)
+    if event.type == CommunityEventType.MESSAGE_CREATED:
+        message = message_of(event)
+        await _remember(event, message, evaluation, uow, keep=context.settings.recent_messages)
+        await _watch_conflicts(event, evaluation, uow, engine.ruleset.conflicts)
     deciding = evaluation.deciding
     if evaluation.verdict in QUEUED:
         await uow.queue.add(
@@ -141,8 +159,130 @@ async def moderate_message(event: CommunityEvent, uow: ModerationUoW) -> None:
             occurred_at=event.occurred_at,
             reason=deciding.reason if deciding else None,
             decision_id=decision_id,
+            category=deciding.category if deciding else None,
         )
         await strike(uow, offence, engine.ruleset.sanctions, given_by="system")
+
+
+def scope_of(event: CommunityEvent) -> str | None:
+    """The conversation a message is in: its thread, else its channel."""
+    if event.thread_id:
+        return f"thread:{event.thread_id}"
+    if event.channel_id:
+        return f"channel:{event.channel_id}"
+    return None
+
+
+def replied_to(event: CommunityEvent) -> str | None:
+    """Whom the message answers (as `author_of` names members), when the platform says."""
+    target = event.object_actor
+    if target is None:
+        return None
+    return target.member_id or f"{event.platform.value}:{target.platform_user_id}"
+
+
+async def _remember(
+    event: CommunityEvent,
+    message: Message,
+    evaluation: Evaluation,
+    uow: ModerationUoW,
+    *,
+    keep: int,
+) -> None:
+    """Keep the message in the community's bounded recent window (dry runs, conflicts)."""
+    scope = scope_of(event)
+    if keep <= 0 or scope is None:
+        return
+    await uow.recent.add(
+        keep=keep,
+        tenant_id=event.tenant_id,
+        community_id=event.community_id,
+        subject_event_id=event.event_id,
+        author=author_of(event),
+        reply_to=replied_to(event),
+        scope=scope,
+        text=message.text,
+        links=list(message.links),
+        mentions=list(message.mentions),
+        author_ids=sorted(message.author_ids),
+        roles=sorted(message.roles),
+        channel_id=event.channel_id,
+        verdict=evaluation.verdict.value,
+        toxicity=float(evaluation.scores.get("toxicity", 0.0)),
+        occurred_at=as_utc(event.occurred_at),
+    )
+
+
+async def _watch_conflicts(
+    event: CommunityEvent, evaluation: Evaluation, uow: ModerationUoW, settings: ConflictSettings
+) -> None:
+    """Alert once per kind, conversation and window when the conversation heats up."""
+    scope = scope_of(event)
+    if not settings.enabled or scope is None:
+        return
+    at = as_utc(event.occurred_at)
+    rows = await uow.recent.window(
+        event.tenant_id,
+        event.community_id,
+        scope,
+        since=at - timedelta(seconds=settings.window_seconds),
+        until=at,
+    )
+    window = [
+        Said(r["author"], r["reply_to"], float(r["toxicity"]), r["verdict"] != Verdict.ALLOW)
+        for r in rows
+    ]
+    latest = Said(
+        author_of(event),
+        replied_to(event),
+        float(evaluation.scores.get("toxicity", 0.0)),
+        evaluation.verdict != Verdict.ALLOW,
+    )
+    bucket = int(at.timestamp()) // settings.window_seconds
+    for conflict in detect(window, latest, settings):
+        alert_scope = scope
+        if conflict.kind == "pair_replies":
+            alert_scope = f"{scope}|{'|'.join(conflict.members)}"
+        if not await uow.conflicts.add(
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            kind=conflict.kind.value,
+            scope=alert_scope[:700],
+            bucket=bucket,
+            created_at=utcnow(),
+        ):
+            continue
+        alert = ModerationDecision(
+            type=DecisionEventType.CONFLICT_DETECTED,
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            subject_event_id=event.event_id,
+            member_id=event.actor.member_id,
+            verdict=Verdict.FLAG,
+            reasons=[f"conflict: {conflict.kind.value}"],
+            conflict=ConflictAlert(
+                kind=conflict.kind.value,
+                channel_id=event.channel_id,
+                thread_id=event.thread_id,
+                members=conflict.members,
+                window_seconds=settings.window_seconds,
+                value=conflict.value,
+                threshold=conflict.threshold,
+                messages=conflict.messages,
+            ),
+        )
+        await uow.outbox.add(MODERATION_DECISIONS.name, alert.to_envelope(source=SOURCE))
+        CONFLICTS_TOTAL.labels(conflict.kind.value).inc()
+
+
+async def record_action_result(result: ActionResult, uow: ModerationUoW) -> None:
+    """Show on the sanction (or the appeal's unmute / unban) what the platform did."""
+    tenant, action_id, at = result.tenant_id, result.action_id, utcnow()
+    outcome, detail = result.outcome, result.detail
+    if await uow.sanctions.record_result(tenant, action_id, result=outcome, detail=detail, at=at):
+        ACTION_RESULTS_TOTAL.labels("sanction", outcome).inc()
+    elif await uow.appeals.record_result(tenant, action_id, result=outcome, detail=detail, at=at):
+        ACTION_RESULTS_TOTAL.labels("appeal", outcome).inc()
 
 
 def message_id_of(event: CommunityEvent) -> str | None:
@@ -187,4 +327,6 @@ async def _publish(
 HANDLERS: dict[str, Handler] = {
     CommunityEventType.MESSAGE_CREATED.value: moderate_message,
     CommunityEventType.MESSAGE_EDITED.value: moderate_message,
+    ActionResultEventType.ACTION_COMPLETED.value: record_action_result,
+    ActionResultEventType.ACTION_FAILED.value: record_action_result,
 }

@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from services.moderation.domain.sanctions import (
+    Penalty,
     SanctionKind,
     Sanctions,
-    SanctionStep,
     active_strikes,
     as_utc,
     sanction_for,
@@ -59,13 +59,15 @@ class Offence:
     occurred_at: datetime
     reason: str | None
     decision_id: int | None
+    category: str | None = None
+    """The deciding rule's category or classifier attribute, for severe categories."""
 
 
 @dataclass(frozen=True)
 class Sanctioned:
     """The sanction a strike earned."""
 
-    step: SanctionStep
+    step: Penalty
     strikes: int
     action_id: str
 
@@ -103,7 +105,7 @@ async def strike(
         offence.tenant_id, offence.community_id, offence.author, since=since
     )
     count = active_strikes(times, offence.occurred_at, sanctions.strike_expiry_seconds)
-    step = sanction_for(sanctions, count)
+    step = sanction_for(sanctions, count, offence.category)
     if step is None:
         return None
     action = ModerationAction(
@@ -129,6 +131,8 @@ async def strike(
         strikes=count,
         action_id=action.action_id,
         subject_event_id=offence.subject_event_id,
+        platform=offence.platform.value,
+        channel_id=offence.channel_id,
     )
     await uow.audit.append(
         tenant_id=offence.tenant_id,
@@ -143,6 +147,7 @@ async def strike(
             "duration_seconds": step.duration_seconds,
             "strikes": count,
             "action_id": action.action_id,
+            "category": offence.category,
         },
     )
     await uow.outbox.add(MODERATION_ACTIONS.name, action.to_envelope(source=SOURCE))

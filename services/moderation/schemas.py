@@ -144,3 +144,137 @@ class AuditEntryOut(BaseModel):
     subject_event_id: str | None
     detail: dict[str, Any]
     created_at: datetime
+
+
+class AppealOut(BaseModel):
+    """An appeal of a sanction and the moderator's outcome."""
+
+    id: int
+    community_id: str
+    sanction_id: int
+    statement: str | None = Field(description="what the member said, as filed")
+    status: str = Field(description="open, upheld or reversed")
+    created_by: str = Field(description="the API key id that filed it")
+    created_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    note: str | None
+    action_id: str | None = Field(
+        description="the unmute or unban a reversal sent on moderation.actions.v1"
+    )
+    result: str | None = Field(
+        description="what the platform did with it (done, unsupported, platform_error, "
+        "retries_exhausted, no_binding), once ingest reports it"
+    )
+    result_detail: str | None
+    result_at: datetime | None
+
+
+class SanctionRecordOut(BaseModel):
+    """A sanction sent to the platform, what the platform did with it, and its appeal."""
+
+    id: int
+    community_id: str
+    member: str = Field(description="the Hearth member id, or platform:user id")
+    platform: str | None
+    platform_user_id: str | None
+    channel_id: str | None
+    action: str = Field(description="warn, mute or ban")
+    duration_seconds: int | None
+    strikes: int = Field(description="active strikes when it was given")
+    action_id: str = Field(description="the moderation.actions.v1 command's action_id")
+    subject_event_id: str = Field(description="the removed message that gave the strike")
+    created_at: datetime
+    result: str | None = Field(
+        description="what ingest reported on ingest.action_results.v1 (done, unsupported, "
+        "platform_error, retries_exhausted, no_binding); null until it reports"
+    )
+    result_detail: str | None
+    result_at: datetime | None
+    appeal: AppealOut | None = None
+
+
+class AppealIn(BaseModel):
+    """A member's appeal of a sanction."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    statement: str | None = Field(
+        default=None, max_length=4000, description="the member's words, for the moderator"
+    )
+
+
+class AppealDecisionIn(BaseModel):
+    """A moderator's answer to an appeal."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["uphold", "reverse"] = Field(
+        description="uphold: nothing changes; reverse: the mute or ban is lifted, the strike "
+        "withdrawn and the removed content restored"
+    )
+    note: str | None = Field(default=None, max_length=2000, description="why, for the audit log")
+
+
+class AppealDecisionOut(BaseModel):
+    """The decided appeal and the events it published."""
+
+    appeal: AppealOut
+    published: list[str] = Field(description="the event types published, in order")
+
+
+class ReportIn(BaseModel):
+    """A member reports a message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    community_id: str = Field(min_length=1, max_length=64)
+    subject_event_id: str = Field(
+        min_length=1, max_length=64, description="the community event of the message"
+    )
+    reporter: str = Field(
+        min_length=1,
+        max_length=320,
+        description="who reports: a Hearth member id or `platform:user id`; one report "
+        "per reporter and message counts",
+    )
+    reason: str | None = Field(default=None, max_length=200)
+
+
+class ReportOut(BaseModel):
+    """What the report did."""
+
+    outcome: str = Field(
+        description="queued (waits for a moderator), hidden (this report reached hide_at), "
+        "counted (queued, hidden or reviewed already), duplicate (this reporter's second "
+        "report of the message)"
+    )
+    reporters: int = Field(description="distinct members who reported the message")
+    hide_at: int = Field(description="the community's reporters that hide a message")
+    decision_id: int = Field(description="the review queue's id of the message")
+    published: list[str]
+
+
+class DryRunItemOut(BaseModel):
+    """A recent message the draft rules judge differently or do not allow."""
+
+    subject_event_id: str
+    channel_id: str | None
+    occurred_at: datetime
+    text: str
+    current_verdict: Verdict = Field(description="what the rules in force decided")
+    verdict: Verdict = Field(description="what the draft rules would decide")
+    reasons: list[ReasonOut]
+
+
+class DryRunOut(BaseModel):
+    """What a draft ruleset would decide on the community's recent messages."""
+
+    community_id: str
+    messages: int = Field(description="recent messages judged")
+    verdicts: dict[str, int] = Field(description="messages per verdict under the draft")
+    current_verdicts: dict[str, int] = Field(description="messages per verdict as decided")
+    changed: int = Field(description="messages whose verdict would change")
+    items: list[DryRunItemOut] = Field(
+        description="messages not allowed by the draft or whose verdict changes, newest first"
+    )

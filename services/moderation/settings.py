@@ -20,3 +20,16 @@ class Settings(ServiceSettings):
     compiled_rulesets: int = Field(
         default=1024, ge=1, description="compiled rulesets kept in memory (LRU)"
     )
+    recent_messages: int = Field(
+        default=500,
+        ge=0,
+        le=100_000,
+        description="live messages (text included) kept per community for dry runs of new "
+        "rules and conflict detection; older ones are deleted",
+    )
+    queue_gauge_seconds: float = Field(
+        default=15,
+        gt=0,
+        le=3600,
+        description="how often the review-queue gauges (depth, oldest age) are refreshed",
+    )

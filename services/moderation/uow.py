@@ -7,8 +7,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.moderation.repository import (
+    Appeals,
     AuditLog,
+    ConflictAlerts,
     Decisions,
+    RecentMessages,
+    Reports,
     ReviewQueue,
     Rulesets,
     SanctionRecords,
@@ -21,7 +25,8 @@ from shared.db.outbox import Outbox
 
 class ModerationUoW(UnitOfWork):
     """What moderation handlers and routes touch: `uow.rulesets`, `uow.decisions`, `uow.queue`,
-    `uow.strikes`, `uow.sanctions`, `uow.audit`, `uow.outbox`."""
+    `uow.strikes`, `uow.sanctions`, `uow.audit`, `uow.appeals`, `uow.reports`, `uow.recent`,
+    `uow.conflicts`, `uow.outbox`."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
@@ -33,6 +38,10 @@ class ModerationUoW(UnitOfWork):
         self.strikes = Strikes(session)
         self.sanctions = SanctionRecords(session)
         self.audit = AuditLog(session)
+        self.appeals = Appeals(session)
+        self.reports = Reports(session)
+        self.recent = RecentMessages(session)
+        self.conflicts = ConflictAlerts(session)
 
 
 TransactionDep = transaction("moderation")

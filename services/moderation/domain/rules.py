@@ -25,6 +25,8 @@ from typing import Annotated, Any, Literal
 import regex
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from services.moderation.domain.conflict import ConflictSettings
+from services.moderation.domain.reports import ReportSettings
 from services.moderation.domain.sanctions import Sanctions
 from services.moderation.domain.yaml_lines import Located, Path, YamlSyntaxError, load
 
@@ -187,6 +189,8 @@ class RuleSet(_Strict):
     sanctions: Sanctions | None = Field(
         default=None, description="the strikes ladder; without it strikes give no sanction"
     )
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    conflicts: ConflictSettings = Field(default_factory=ConflictSettings)
 
     @model_validator(mode="after")
     def _unique_ids(self) -> RuleSet:
