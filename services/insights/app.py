@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.insights.api import router
+from services.insights.api_routing import router as routing_router
 from services.insights.context import setup
+from services.insights.deliveries import insights_loops
 from services.insights.handlers import HANDLERS
 from services.insights.recluster import recluster_loops
 from services.insights.settings import Settings
@@ -13,15 +16,21 @@ from services.insights.tables import metadata
 from services.insights.uow import InsightsUoW
 from shared.service import ServiceSpec
 
+
+def background(context: object) -> list[Callable[[], Awaitable[None]]]:
+    """Re-clustering, webhook deliveries and digests."""
+    return [*recluster_loops(context), *insights_loops(context)]
+
+
 SPEC = ServiceSpec(
     name="insights",
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router,),
+    routers=(router, routing_router),
     settings=Settings,
     setup=setup,
-    background=recluster_loops,
+    background=background,
     unit_of_work=InsightsUoW,
     description="Feedback clustered by meaning, labelled and routed; monthly retrospectives.",
 )

@@ -15,7 +15,9 @@ from services.insights.domain.intents import Intent
 from services.insights.domain.text import fingerprint
 from services.insights.embedding import DIMENSIONS, encode_async
 from services.insights.intents import load_model
+from services.insights.metrics import MESSAGES_CLUSTERED_TOTAL
 from services.insights.repository import NewMember
+from services.insights.routing import route_cluster
 from services.insights.sentiment import load_model as load_sentiment_model
 from services.insights.uow import InsightsUoW
 from shared.db.consuming import Handler
@@ -86,6 +88,17 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
             occurred_at=event.occurred_at,
             removed=removed,
         )
+    )
+    if removed:
+        return
+    MESSAGES_CLUSTERED_TOTAL.inc()
+    await route_cluster(
+        uow.routing,
+        uow.outbox,
+        tenant_id=event.tenant_id,
+        community_id=event.community_id,
+        cluster_id=cluster_id,
+        at=event.occurred_at,
     )
 
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable
 
 import numpy as np
 
 from services.insights.context import InsightsContext
 from services.insights.domain.clustering import OnlineClusterer, blended_centre
+from services.insights.domain.intents import Intent
 from services.insights.embedding import DIMENSIONS
 from services.insights.intents import load_model
+from services.insights.metrics import CLUSTERS
 from services.insights.repository import Feedback
 
 log = logging.getLogger(__name__)
@@ -54,6 +57,7 @@ async def recluster_all(context: InsightsContext) -> int:
     """One pass over every community with two or more clusters; returns merges made."""
     async with context.db.transaction() as session:
         communities = await Feedback(session).communities_with_clusters()
+        await count_clusters(Feedback(session))
     merged = 0
     for tenant_id, community_id in communities:
         async with context.db.transaction() as session:
@@ -66,6 +70,19 @@ async def recluster_all(context: InsightsContext) -> int:
                 )
             )
     return merged
+
+
+async def count_clusters(feedback: Feedback) -> None:
+    """Set hearth_insights_clusters{intent}: visible clusters by their most frequent intent."""
+    by_cluster: dict[str, Counter[Intent]] = {}
+    for cluster_id, intent, n in await feedback.intent_counts():
+        by_cluster.setdefault(cluster_id, Counter())[Intent(intent)] += n
+    tally = Counter(
+        max(Intent, key=lambda i: (counts[i], i is not Intent.OTHER))
+        for counts in by_cluster.values()
+    )
+    for intent in Intent:
+        CLUSTERS.labels(intent=intent.value).set(tally[intent])
 
 
 def recluster_loops(context: object) -> list[Callable[[], Awaitable[None]]]:

@@ -344,6 +344,15 @@ class Feedback:
             return None
         return {r.member_id for r in rows if r.core}
 
+    async def intent_counts(self) -> list[tuple[str, str, int]]:
+        """(cluster, intent, visible messages) over every community: Hearth's own metric."""
+        rows = await self.session.execute(
+            select(cluster_members.c.cluster_id, cluster_members.c.intent, func.count())
+            .where(cluster_members.c.removed.is_(False))
+            .group_by(cluster_members.c.cluster_id, cluster_members.c.intent)
+        )
+        return [(r[0], r[1], r[2]) for r in rows]
+
     async def readable_members(
         self, caller: Caller, community_id: str
     ) -> dict[str, list[StoredMember]]:

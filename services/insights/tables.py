@@ -1,6 +1,7 @@
 """Tables of the insights service (PostgreSQL schema `insights`)."""
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Column,
     DateTime,
@@ -10,6 +11,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     false,
     func,
 )
@@ -91,4 +93,69 @@ cluster_aliases = Table(
     Column("tenant_id", String(64), nullable=False),
     Column("community_id", String(32), nullable=False),
     Column("merged_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("source", Text, nullable=False, comment="the YAML as uploaded (validated)"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+routed_insights = Table(
+    "routed_insights",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(32), nullable=False),
+    Column("cluster_id", String(32), nullable=True),
+    Column("rule", String(64), nullable=False),
+    Column("team", String(16), nullable=False),
+    Column("trigger", String(32), nullable=False),
+    Column("kind", String(16), nullable=False, comment="alert, insight, content_idea, digest"),
+    Column("key", String(255), nullable=False, comment="what fires once: rule, cluster, window"),
+    Column("delivery", String(16), nullable=False, comment="instant, daily or weekly"),
+    Column("period", String(16), nullable=True, comment="the digest period it waits for"),
+    Column("digest_id", String(32), nullable=True, comment="the digest that carried it"),
+    Column("body", JSON, nullable=False, comment="the insight as destinations receive it"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    UniqueConstraint("tenant_id", "community_id", "key", name="uq_routed_insights_key"),
+)
+Index(
+    "ix_routed_insights_community",
+    routed_insights.c.tenant_id,
+    routed_insights.c.community_id,
+    routed_insights.c.created_at,
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True, comment="X-Hearth-Delivery: same on every retry"),
+    Column("tenant_id", String(64), nullable=False),
+    Column("community_id", String(32), nullable=False),
+    Column("insight_id", String(32), nullable=False, index=True),
+    Column("destination", String(64), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("format", String(8), nullable=False),
+    Column("secret", Text, nullable=False, comment="the destination's HMAC key"),
+    Column("body", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False, comment="pending, in_flight, delivered, failed"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claim_id", String(32), nullable=True),
+    Column("lease_until", DateTime(timezone=True), nullable=True),
+    Column("last_status", Integer, nullable=True, comment="the receiver's last HTTP status"),
+    Column("last_error", String(300), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index(
+    "ix_deliveries_community",
+    deliveries.c.tenant_id,
+    deliveries.c.community_id,
+    deliveries.c.created_at,
 )

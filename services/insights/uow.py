@@ -7,19 +7,21 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.insights.repository import Feedback
+from services.insights.repository_routing import Routing
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
 
 
 class InsightsUoW(UnitOfWork):
-    """What insights handlers and routes touch: `uow.feedback` and `uow.outbox`."""
+    """What insights handlers and routes touch: `uow.feedback`, `uow.routing` and `uow.outbox`."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
     ) -> None:
         super().__init__(session, outbox, context=context, group=group)
         self.feedback = Feedback(session)
+        self.routing = Routing(session)
 
 
 TransactionDep = transaction("insights")

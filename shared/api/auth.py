@@ -35,7 +35,7 @@ SCOPES: dict[str, str] = {
     "gamification:read": "read members' points and levels, and leaderboards",
     "gamification:write": "set a community's gamification ruleset",
     "insights:read": "read feedback clusters (they quote members), cluster an export",
-    "insights:write": "change insights' configuration (no route uses it yet)",
+    "insights:write": "change insights' configuration (a community's routing rules)",
 }
 
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
