@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field, field_validator
 
+from services.gamification import grants
 from services.gamification.uow import GamificationUoW, TransactionDep
-from shared.api.auth import Caller, require_scopes
-from shared.api.problems import PROBLEM_RESPONSES
+from shared.api.auth import Caller, require_community, require_scopes
+from shared.api.problems import PROBLEM_RESPONSES, NotFound
 
 router = APIRouter(prefix="/v1/gamification", tags=["gamification"])
 
 ReadDep = Annotated[Caller, Depends(require_scopes("gamification:read"))]
+WriteDep = Annotated[Caller, Depends(require_scopes("gamification:write"))]
 UoWDep = Annotated[GamificationUoW, TransactionDep]
 
 
@@ -55,4 +57,106 @@ async def member_badges(member_id: str, caller: ReadDep, uow: UoWDep) -> MemberB
             )
             for row in rows
         ],
+    )
+
+
+class GrantRequest(BaseModel):
+    """Points to give (positive) or take (negative), and why."""
+
+    points: int = Field(ge=-100_000, le=100_000, description="not 0; negative deducts")
+    reason: str = Field(min_length=1, max_length=500, description="kept in the audit")
+
+    @field_validator("points")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise ValueError("a grant of 0 points changes nothing")
+        return value
+
+    @field_validator("reason")
+    @classmethod
+    def _said(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why")
+        return value.strip()
+
+
+class Grant(BaseModel):
+    """A manual grant or deduction as audited."""
+
+    grant_id: str
+    community_id: str
+    member_id: str
+    points: int
+    reason: str
+    granted_by: str = Field(description="the id of the API key that made it")
+    created_at: datetime
+
+
+class GrantRecorded(Grant):
+    """A grant just recorded, with the member's standing after it."""
+
+    total: int = Field(description="the member's points in the community after the grant")
+    level: int
+
+
+class Grants(BaseModel):
+    """A community's grants and deductions, newest first."""
+
+    grants: list[Grant]
+
+
+@router.post(
+    "/communities/{community_id}/members/{member_id}/grants",
+    status_code=201,
+    responses=PROBLEM_RESPONSES,
+    summary="Grant or deduct points by hand, with a reason",
+    description="Adds a ledger line of its own (rule `manual`) for the member, moves their "
+    "total, level, leaderboards and badges, publishes it on gamification.awards.v1, and "
+    "audits who (the API key) did it and why. Scope gamification:write (or admin). 404 "
+    "for a community gamification has not seen; 422 for 0 points or no reason.",
+)
+async def create_grant(
+    community_id: str, member_id: str, body: GrantRequest, caller: WriteDep, uow: UoWDep
+) -> GrantRecorded:
+    require_community(caller, community_id)
+    if not await uow.ledger.community_known(caller, community_id):
+        raise NotFound("No such community.")
+    done = await grants.grant(uow, caller, community_id, member_id, body.points, body.reason)
+    row = await uow.grants.get(caller, done.grant_id)
+    assert row is not None
+    return GrantRecorded(**_grant(row).model_dump(), total=done.total, level=done.level)
+
+
+@router.get(
+    "/communities/{community_id}/grants",
+    responses=PROBLEM_RESPONSES,
+    summary="The audit of manual grants and deductions",
+    description="Newest first; `member_id` narrows to one member, `before` (a grant id) "
+    "pages on. Scope gamification:read.",
+)
+async def list_grants(
+    community_id: str,
+    caller: ReadDep,
+    uow: UoWDep,
+    member_id: Annotated[str | None, Query(max_length=64)] = None,
+    before: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> Grants:
+    require_community(caller, community_id)
+    rows = await uow.grants.of_community(
+        caller, community_id, member_id, before=before, limit=limit
+    )
+    return Grants(grants=[_grant(row) for row in rows])
+
+
+def _grant(row: Any) -> Grant:
+    return Grant(
+        grant_id=row.grant_id,
+        community_id=row.community_id,
+        member_id=row.member_id,
+        points=row.points,
+        reason=row.reason,
+        granted_by=row.granted_by,
+        created_at=row.created_at,
     )

@@ -22,6 +22,7 @@ from services.gamification.tables import (
     communities,
     content_refs,
     ledger,
+    manual_grants,
     member_badges,
     member_totals,
     moderated,
@@ -652,4 +653,68 @@ class Badges:
         query = query.order_by(
             member_badges.c.community_id, member_badges.c.badge_id, member_badges.c.tier
         )
+        return list(await self.session.execute(query))
+
+
+class Grants:
+    """The audit of manual grants and deductions."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, caller: Caller, grant_id: str) -> Any | None:
+        """A grant of the caller's tenant, in a community its key may read."""
+        query = select(manual_grants).where(
+            manual_grants.c.tenant_id == caller.tenant_id, manual_grants.c.grant_id == grant_id
+        )
+        row = (await self.session.execute(query)).first()
+        if row is None or not caller.can_access_community(row.community_id):
+            return None
+        return row
+
+    async def add(
+        self,
+        caller: Caller,
+        grant_id: str,
+        community_id: str,
+        member_id: str,
+        points: int,
+        reason: str,
+        at: datetime,
+    ) -> None:
+        """Record who granted what to whom, and why."""
+        await self.session.execute(
+            manual_grants.insert().values(
+                grant_id=grant_id,
+                tenant_id=caller.tenant_id,
+                community_id=community_id,
+                member_id=member_id,
+                points=points,
+                reason=reason,
+                granted_by=caller.key_id,
+                created_at=at,
+            )
+        )
+
+    async def of_community(
+        self,
+        caller: Caller,
+        community_id: str,
+        member_id: str | None,
+        *,
+        before: str | None,
+        limit: int,
+    ) -> list[Any]:
+        """The community's grants, newest first (grant ids sort by time), before a grant id."""
+        if not caller.can_access_community(community_id):
+            return []
+        query = select(manual_grants).where(
+            manual_grants.c.tenant_id == caller.tenant_id,
+            manual_grants.c.community_id == community_id,
+        )
+        if member_id is not None:
+            query = query.where(manual_grants.c.member_id == member_id)
+        if before is not None:
+            query = query.where(manual_grants.c.grant_id < before)
+        query = query.order_by(manual_grants.c.grant_id.desc()).limit(limit)
         return list(await self.session.execute(query))
