@@ -43,6 +43,7 @@ _ADAPTERS: Final[Mapping[Platform, tuple[str, str]]] = {
     Platform.SLACK: ("services.ingest.outbound.slack", "SlackClient"),
     Platform.DISCORD: ("services.ingest.outbound.discord", "DiscordClient"),
     Platform.GITHUB: ("services.ingest.outbound.github", "GitHubClient"),
+    Platform.DISCOURSE: ("services.ingest.outbound.discourse", "DiscourseClient"),
 }
 
 

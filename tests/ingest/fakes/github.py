@@ -115,7 +115,7 @@ class GitHubFake(FakePlatform):
         minimized = {"isMinimized": True, "minimizedReason": classifier.lower()}
         return Reply(200, {"data": {"minimizeComment": {"minimizedComment": minimized}}})
 
-    def failure(  # type: ignore[override]
+    def failure(
         self, status: int, *, retry_after: int | None = None, reset_in: int | None = None
     ) -> Reply:
         headers: dict[str, str] = {}

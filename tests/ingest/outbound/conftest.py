@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.ingest.fakes.discord import DiscordFake
+from tests.ingest.fakes.discourse import DiscourseFake
 from tests.ingest.fakes.github import GitHubFake
 from tests.ingest.fakes.server import serve
 from tests.ingest.fakes.slack import SlackFake
@@ -41,6 +42,18 @@ async def discord_server() -> AsyncIterator[DiscordFake]:
 async def github_server() -> AsyncIterator[GitHubFake]:
     async with serve(GitHubFake()) as fake:
         yield fake
+
+
+@pytest.fixture(scope="session")
+async def discourse_server() -> AsyncIterator[DiscourseFake]:
+    async with serve(DiscourseFake()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def discourse(discourse_server: DiscourseFake) -> DiscourseFake:
+    discourse_server.reset()
+    return discourse_server
 
 
 @pytest.fixture

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from shared.events.community import Platform
 from shared.events.payloads import ActionKind, ModerationAction
+from tests.ingest.fakes.discourse import DiscourseFake
 
 TELEGRAM_TOKEN = "123456789:AAH-telegram-SECRET_token-0123456789"
 SLACK_TOKEN = "xoxb-0000000000-slack-SECRET-token"
 DISCORD_TOKEN = "MTIz.discord-SECRET.token-0123456789"
 GITHUB_TOKEN = "github_pat_11AAAAAA_github-SECRET-token"
-TOKENS = (TELEGRAM_TOKEN, SLACK_TOKEN, DISCORD_TOKEN, GITHUB_TOKEN)
+DISCOURSE_KEY = DiscourseFake.api_key
+TOKENS = (TELEGRAM_TOKEN, SLACK_TOKEN, DISCORD_TOKEN, GITHUB_TOKEN, DISCOURSE_KEY)
 
 
 class Sleeps:

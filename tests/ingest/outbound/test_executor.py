@@ -23,11 +23,13 @@ from services.ingest.outbound import (
     execute,
 )
 from services.ingest.outbound.discord import DiscordClient
+from services.ingest.outbound.discourse import DiscourseClient
 from services.ingest.outbound.github import GitHubClient
 from services.ingest.outbound.slack import SlackClient
 from services.ingest.outbound.telegram import TelegramClient
 from shared.events.community import Platform
 from shared.events.payloads import ActionKind, ModerationAction
+from tests.ingest.fakes.discourse import DiscourseFake
 from tests.ingest.fakes.server import FakePlatform
 from tests.ingest.outbound.helpers import (
     DISCORD_TOKEN,
@@ -151,6 +153,7 @@ async def test_each_retry_is_logged(sleeps: Sleeps, caplog: pytest.LogCaptureFix
         (Platform.SLACK, {"bot_token": SLACK_TOKEN}, SlackClient),
         (Platform.DISCORD, {"bot_token": DISCORD_TOKEN}, DiscordClient),
         (Platform.GITHUB, {"token": GITHUB_TOKEN}, GitHubClient),
+        (Platform.DISCOURSE, {"api_key": DiscourseFake.api_key}, DiscourseClient),
     ],
 )
 async def test_clients_for_picks_the_platforms_client(
@@ -164,8 +167,8 @@ async def test_clients_for_picks_the_platforms_client(
 
 
 def test_clients_for_a_platform_without_actions_is_unsupported() -> None:
-    with pytest.raises(Unsupported, match="discourse"):
-        clients_for(Platform.DISCOURSE, {"api_key": "k"})
+    with pytest.raises(Unsupported, match="api"):
+        clients_for(Platform.API, {"api_key": "k"})
 
 
 def test_a_missing_or_malformed_token_names_the_secret_not_its_value() -> None:
@@ -240,6 +243,15 @@ CASES = [
         {"retry_after": 5},
         5,
     ),
+    Case(
+        Platform.DISCOURSE,
+        "discourse",
+        {"api_key": DiscourseFake.api_key},
+        moderation(Platform.DISCOURSE, ActionKind.DELETE, message_id="41"),
+        "https://forum.example.com",
+        {"retry_after": 6},
+        6,
+    ),
 ]
 ids = [case.fake for case in CASES]
 
@@ -256,9 +268,20 @@ async def run(case: Case, fake: FakePlatform, sleeps: Sleeps, **retry: Any):
 
 @pytest.fixture
 def fake_of(
-    telegram: FakePlatform, slack: FakePlatform, discord: FakePlatform, github: FakePlatform
+    telegram: FakePlatform,
+    slack: FakePlatform,
+    discord: FakePlatform,
+    github: FakePlatform,
+    discourse: DiscourseFake,
 ) -> Callable[[Case], FakePlatform]:
-    fakes = {"telegram": telegram, "slack": slack, "discord": discord, "github": github}
+    discourse.posts.add(41)
+    fakes = {
+        "telegram": telegram,
+        "slack": slack,
+        "discord": discord,
+        "github": github,
+        "discourse": discourse,
+    }
     return lambda case: fakes[case.fake]
 
 
@@ -368,10 +391,10 @@ async def test_the_token_never_shows_in_results_exceptions_or_logs(
         fake.reset()
     unreachable = f"http://127.0.0.1:{_closed_port()}{fake.api_path}"
     client = case.client(unreachable)
-    for status in (None, 500, 403):
-        if status is not None:
-            fake.fail_next(1, status)
-        target = client if status is None else case.client(fake.api_url)
+    for failing in (None, 500, 403):
+        if failing is not None:
+            fake.fail_next(1, failing)
+        target = client if failing is None else case.client(fake.api_url)
         try:
             await target.apply(case.action, external_id=case.external_id)
         except (RateLimited, TransientPlatformError, PermanentPlatformError) as exc:
