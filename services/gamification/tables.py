@@ -127,6 +127,20 @@ leaderboard_scores = Table(
     Column("members", Integer, nullable=False),
 )
 
+# How many distinct positive scores each block of 512 points holds: a rank counts the
+# blocks above a score, then the scores above it in its own block, never the whole board.
+leaderboard_score_blocks = Table(
+    "leaderboard_score_blocks",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("channel_id", String(64), primary_key=True),
+    Column("period", String(8), primary_key=True),
+    Column("bucket", String(10), primary_key=True),
+    Column("block", Integer, primary_key=True, comment="points // 512"),
+    Column("scores", Integer, nullable=False),
+)
+
 # The badges members hold (or held: `held` false after a recheck withdrew it). One row
 # per badge tier; `generation` counts its awards and withdrawals, so each change's
 # event id is fixed by the row and a replay publishes nothing new.
@@ -163,6 +177,31 @@ Index(
     manual_grants.c.tenant_id,
     manual_grants.c.community_id,
     manual_grants.c.member_id,
+)
+
+# Members merged by ingest (members.identity.v1): which ledger lines moved from the
+# source to the target, so an unmerge moves exactly those (and what followed them) back.
+member_merges = Table(
+    "member_merges",
+    metadata,
+    Column("merge_id", String(64), primary_key=True, comment="derived from the merge event"),
+    Column("tenant_id", String(64), nullable=False),
+    Column("target_member_id", String(64), nullable=False),
+    Column("source_member_id", String(64), nullable=False),
+    Column("merged_at", DateTime(timezone=True), nullable=False),
+    Column("undone_at", DateTime(timezone=True), nullable=True),
+)
+Index(
+    "ix_member_merges_pair",
+    member_merges.c.tenant_id,
+    member_merges.c.target_member_id,
+    member_merges.c.source_member_id,
+)
+merged_lines = Table(
+    "merged_lines",
+    metadata,
+    Column("merge_id", String(64), primary_key=True),
+    Column("line_id", Id, primary_key=True, autoincrement=False),
 )
 
 # What a deletion or reaction removal names (a message or reaction), and its state.
