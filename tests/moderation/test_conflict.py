@@ -107,7 +107,7 @@ async def test_a_heated_thread_raises_one_alert_per_kind(moderation: Moderation)
     assert sorted(by_kind) == ["flagged_share", "pair_replies"]
     assert len({e.id for e in alerts}) == 2  # once per kind in the window, not per message
     pair = by_kind["pair_replies"]["conflict"]
-    assert sorted(pair["members"]) == sorted([ann.member_id, bob.member_id])
+    assert sorted(pair["members"]) == sorted([str(ann.member_id), str(bob.member_id)])
     assert (pair["thread_id"], pair["value"], pair["window_seconds"]) == ("t1", 4, 600)
     share = by_kind["flagged_share"]["conflict"]
     assert (share["messages"], share["value"]) == (4, 0.75)
