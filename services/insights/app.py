@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from services.insights.api import router
+from services.insights.api_polls import router as polls_router
 from services.insights.api_routing import router as routing_router
 from services.insights.context import setup
 from services.insights.deliveries import insights_loops
@@ -27,7 +28,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, routing_router),
+    routers=(router, routing_router, polls_router),
     settings=Settings,
     setup=setup,
     background=background,

@@ -20,11 +20,84 @@ from services.insights.repository import NewMember
 from services.insights.routing import route_cluster
 from services.insights.sentiment import load_model as load_sentiment_model
 from services.insights.uow import InsightsUoW
+from shared.bus.failures import Rejected
 from shared.db.consuming import Handler
 from shared.events.community import CommunityEvent, CommunityEventType
 from shared.events.payloads import CoreMemberChange, ModerationDecision
 
 MAX_TEXT = 2_000  # characters embedded; longer feedback is judged by its opening
+
+
+ACTIVE = frozenset(CommunityEventType) - {
+    CommunityEventType.MEMBER_LEFT,
+    CommunityEventType.MESSAGE_DELETED,
+    CommunityEventType.REACTION_REMOVED,
+}
+"""Event types that count as a member being active (for DAU/WAU/MAU and retention)."""
+SAID = frozenset(
+    {
+        CommunityEventType.MESSAGE_CREATED,
+        CommunityEventType.FEEDBACK_SUBMITTED,
+        CommunityEventType.ISSUE_OPENED,
+        CommunityEventType.ISSUE_COMMENTED,
+        CommunityEventType.THREAD_CREATED,
+    }
+)
+"""Event types that count as a message (for top contributors)."""
+
+
+def who(event: CommunityEvent) -> str:
+    """The member, or the platform account until ingest knows the member."""
+    return event.actor.member_id or f"{event.platform.value}:{event.actor.platform_user_id}"
+
+
+async def record_activity(event: CommunityEvent, uow: InsightsUoW) -> None:
+    """Count the member active that day; a reply answers a question; keep poll answers."""
+    if event.actor.is_bot:
+        return
+    member = who(event)
+    if event.type in ACTIVE:
+        await uow.activity.touch(
+            event.tenant_id,
+            event.community_id,
+            member,
+            event.occurred_at,
+            message=event.type in SAID,
+        )
+    if event.parent_id and event.type is CommunityEventType.MESSAGE_CREATED:
+        await uow.activity.answer_question(
+            event.tenant_id,
+            event.community_id,
+            event.platform.value,
+            event.parent_id,
+            member,
+            event.occurred_at,
+        )
+    if event.type is CommunityEventType.POLL_ANSWERED:
+        poll_id = event.attributes.get("poll_id")
+        if not isinstance(poll_id, (str, int)):
+            raise Rejected("poll answer without a poll_id attribute")
+        options = event.attributes.get("option_ids") or event.attributes.get("options") or []
+        if not isinstance(options, list):
+            raise Rejected("poll answer options are not a list")
+        text = ((event.content.text if event.content else None) or "").strip() or None
+        await uow.activity.record_answer(
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            poll_id=str(poll_id),
+            voter=member,
+            source=event.platform.value,
+            options=[str(o) for o in options],
+            text=text,
+            event_id=event.event_id,
+            answered_at=event.occurred_at,
+        )
+
+
+async def on_message(event: CommunityEvent, uow: InsightsUoW) -> None:
+    """A message or feedback: activity first, then clustering."""
+    await record_activity(event, uow)
+    await cluster_feedback(event, uow)
 
 
 async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
@@ -48,6 +121,15 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     sentiment = load_sentiment_model().predict(vector[None, :])[0]
     if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
         return
+    if intent is Intent.QUESTION and event.source_event_id:
+        await uow.activity.add_question(
+            tenant_id=event.tenant_id,
+            community_id=event.community_id,
+            platform=event.platform.value,
+            source_event_id=event.source_event_id,
+            asker=who(event),
+            asked_at=event.occurred_at,
+        )
     printed = fingerprint(text)
     duplicate_of = await feedback.cluster_of_fingerprint(
         event.tenant_id, event.community_id, printed
@@ -102,8 +184,21 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     )
 
 
+async def count_decision(decision: ModerationDecision, uow: InsightsUoW) -> None:
+    """One moderation verdict more in the community's moderation summary."""
+    await uow.activity.count_moderation(
+        decision.tenant_id,
+        decision.community_id,
+        decision.occurred_at.date(),
+        decision.verdict.value,
+    )
+
+
 async def remove_from_cluster(decision: ModerationDecision, uow: InsightsUoW) -> None:
     """Content moderation removed leaves its cluster (hidden, out of the centroid)."""
+    await uow.activity.count_moderation(
+        decision.tenant_id, decision.community_id, decision.occurred_at.date(), "removed"
+    )
     await uow.feedback.remove_content(
         decision.tenant_id, decision.community_id, decision.subject_event_id
     )
@@ -111,6 +206,9 @@ async def remove_from_cluster(decision: ModerationDecision, uow: InsightsUoW) ->
 
 async def restore_to_cluster(decision: ModerationDecision, uow: InsightsUoW) -> None:
     """Content moderation restored returns to the cluster it left."""
+    await uow.activity.count_moderation(
+        decision.tenant_id, decision.community_id, decision.occurred_at.date(), "restored"
+    )
     await uow.feedback.restore_content(
         decision.tenant_id, decision.community_id, decision.subject_event_id
     )
@@ -128,8 +226,14 @@ async def record_core_member(change: CoreMemberChange, uow: InsightsUoW) -> None
 
 
 HANDLERS: dict[str, Handler] = {
-    "community.message.created": cluster_feedback,
-    "community.feedback.submitted": cluster_feedback,
+    **{
+        t.value: record_activity
+        for t in CommunityEventType
+        if t not in (CommunityEventType.MESSAGE_CREATED, CommunityEventType.FEEDBACK_SUBMITTED)
+    },
+    "community.message.created": on_message,
+    "community.feedback.submitted": on_message,
+    "moderation.decision.made": count_decision,
     "moderation.content.removed": remove_from_cluster,
     "moderation.content.restored": restore_to_cluster,
     "gamification.core_member.changed": record_core_member,

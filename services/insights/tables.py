@@ -4,6 +4,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Date,
     DateTime,
     Index,
     Integer,
@@ -158,4 +159,61 @@ Index(
     deliveries.c.tenant_id,
     deliveries.c.community_id,
     deliveries.c.created_at,
+)
+
+poll_answers = Table(
+    "poll_answers",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("poll_id", String(255), primary_key=True, comment="the platform's poll or a survey id"),
+    Column("voter", String(300), primary_key=True, comment="member id or platform:user id"),
+    Column("source", String(16), nullable=False, comment="the platform, or survey"),
+    Column("options", JSON, nullable=False, comment="chosen option ids or labels"),
+    Column("text", Text, nullable=True, comment="a free-text answer"),
+    Column("event_id", String(64), nullable=True, comment="the community event, for polls"),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)
+
+members_seen = Table(
+    "members_seen",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("member", String(300), primary_key=True, comment="member id or platform:user id"),
+    Column("first_at", DateTime(timezone=True), nullable=False),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+)
+
+member_days = Table(
+    "member_days",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("member", String(300), primary_key=True),
+    Column("day", Date, primary_key=True, comment="UTC day of the activity"),
+    Column("events", Integer, nullable=False, comment="community events that day"),
+    Column("messages", Integer, nullable=False, comment="messages and feedback that day"),
+)
+
+questions = Table(
+    "questions",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("source_event_id", String(255), primary_key=True, comment="the question's own id"),
+    Column("asker", String(300), nullable=False),
+    Column("asked_at", DateTime(timezone=True), nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=True, comment="first reply by another"),
+)
+
+moderation_days = Table(
+    "moderation_days",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("outcome", String(32), primary_key=True, comment="a verdict, removed or restored"),
+    Column("count", Integer, nullable=False),
 )

@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.insights.repository import Feedback
+from services.insights.repository_activity import Activity
 from services.insights.repository_routing import Routing
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
@@ -14,7 +15,7 @@ from shared.db.outbox import Outbox
 
 
 class InsightsUoW(UnitOfWork):
-    """What insights handlers and routes touch: `uow.feedback`, `uow.routing` and `uow.outbox`."""
+    """What handlers and routes touch: feedback, routing, activity and the outbox."""
 
     def __init__(
         self, session: AsyncSession, outbox: Outbox, *, context: Any = None, group: str = ""
@@ -22,6 +23,7 @@ class InsightsUoW(UnitOfWork):
         super().__init__(session, outbox, context=context, group=group)
         self.feedback = Feedback(session)
         self.routing = Routing(session)
+        self.activity = Activity(session)
 
 
 TransactionDep = transaction("insights")
