@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from services.gamification import merging
 from services.gamification.batch import Activity, Deletion, Moderation
 from services.gamification.domain.facts import fact_of
 from services.gamification.domain.rules import DEFAULT_RULESET, Ruleset, stored_ruleset
 from services.gamification.uow import GamificationUoW
 from shared.db.consuming import Handler
 from shared.events.community import CommunityEvent, CommunityEventType
-from shared.events.payloads import ModerationDecision
+from shared.events.payloads import IdentityEvent, IdentityEventType, ModerationDecision
 
 
 async def ruleset_at(
@@ -60,6 +61,22 @@ async def regrant_for_restored(decision: ModerationDecision, uow: GamificationUo
     )
 
 
+async def rekey_merged_member(event: IdentityEvent, uow: GamificationUoW) -> None:
+    """Ingest merged members: their ledgers, totals and boards become the target's."""
+    await uow.batch.flush()  # what was delivered before the merge is scored before it
+    for source in event.merged_member_ids:
+        await merging.merge(
+            uow, event.tenant_id, event.event_id, event.member_id, source, event.occurred_at
+        )
+
+
+async def split_unmerged_member(event: IdentityEvent, uow: GamificationUoW) -> None:
+    """Ingest undid a merge: exactly the lines that moved go back."""
+    await uow.batch.flush()
+    for other in event.merged_member_ids:
+        await merging.unmerge(uow, event.tenant_id, event.member_id, other, event.occurred_at)
+
+
 _REVOKING = {CommunityEventType.MESSAGE_DELETED, CommunityEventType.REACTION_REMOVED}
 # A member leaving earns nothing and takes nothing back (rules refuse it as a trigger).
 _IGNORED = {CommunityEventType.MEMBER_LEFT}
@@ -74,4 +91,6 @@ HANDLERS: dict[str, Handler] = {
     CommunityEventType.REACTION_REMOVED.value: revoke_for_deleted,
     "moderation.content.removed": revoke_for_removed,
     "moderation.content.restored": regrant_for_restored,
+    IdentityEventType.MEMBERS_MERGED.value: rekey_merged_member,
+    IdentityEventType.MEMBERS_UNMERGED.value: split_unmerged_member,
 }

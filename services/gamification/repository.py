@@ -24,7 +24,9 @@ from services.gamification.tables import (
     ledger,
     manual_grants,
     member_badges,
+    member_merges,
     member_totals,
+    merged_lines,
     moderated,
     rulesets,
 )
@@ -718,3 +720,125 @@ class Grants:
             query = query.where(manual_grants.c.grant_id < before)
         query = query.order_by(manual_grants.c.grant_id.desc()).limit(limit)
         return list(await self.session.execute(query))
+
+
+@dataclass(frozen=True)
+class MovedLine:
+    """A ledger line a merge moves (or an unmerge moves back)."""
+
+    id: int
+    community_id: str
+    channel_id: str | None
+    points: int
+    earned_at: datetime
+    key: tuple[str, str, int]
+    """(source event id, rule id, rule version): what its compensations share."""
+
+
+class Merges:
+    """Members merged and unmerged: the ledger lines that moved, re-keyed in place."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lines(
+        self, tenant_id: str, member_id: str, ids: Collection[int] | None = None
+    ) -> list[MovedLine]:
+        """The member's ledger lines in every community (only `ids` among them, if given)."""
+        columns = (
+            ledger.c.id,
+            ledger.c.community_id,
+            ledger.c.channel_id,
+            ledger.c.points,
+            ledger.c.earned_at,
+            ledger.c.source_event_id,
+            ledger.c.rule_id,
+            ledger.c.rule_version,
+        )
+        where = [ledger.c.tenant_id == tenant_id, ledger.c.member_id == member_id]
+        batches: list[Sequence[int] | None] = [None]
+        if ids is not None:
+            batches = list(_chunks(sorted(ids)))
+        found = []
+        for chunk in batches:
+            query = select(*columns).where(*where)
+            if chunk is not None:
+                query = query.where(ledger.c.id.in_(chunk))
+            for row in await self.session.execute(query.order_by(ledger.c.id)):
+                found.append(
+                    MovedLine(
+                        int(row.id),
+                        row.community_id,
+                        row.channel_id,
+                        int(row.points),
+                        _utc(row.earned_at),
+                        (row.source_event_id, row.rule_id, int(row.rule_version)),
+                    )
+                )
+        return found
+
+    async def record(
+        self,
+        merge_id: str,
+        tenant_id: str,
+        target: str,
+        source: str,
+        at: datetime,
+        line_ids: Sequence[int],
+    ) -> bool:
+        """Remember a merge and the lines it moves; False if it was recorded before."""
+        statement = (
+            _insert(self.session, member_merges)
+            .values(
+                merge_id=merge_id,
+                tenant_id=tenant_id,
+                target_member_id=target,
+                source_member_id=source,
+                merged_at=at,
+            )
+            .on_conflict_do_nothing()
+        )
+        if not getattr(await self.session.execute(statement), "rowcount", 0):
+            return False
+        rows = [{"merge_id": merge_id, "line_id": line_id} for line_id in line_ids]
+        for chunk in _chunks(rows):
+            await self.session.execute(merged_lines.insert(), list(chunk))
+        return True
+
+    async def active(self, tenant_id: str, target: str, source: str) -> str | None:
+        """The latest merge of `source` into `target` not undone yet."""
+        query = (
+            select(member_merges.c.merge_id)
+            .where(
+                member_merges.c.tenant_id == tenant_id,
+                member_merges.c.target_member_id == target,
+                member_merges.c.source_member_id == source,
+                member_merges.c.undone_at.is_(None),
+            )
+            .order_by(member_merges.c.merged_at.desc())
+            .limit(1)
+        )
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def moved_ids(self, merge_id: str) -> set[int]:
+        """The ids of the lines a merge moved."""
+        query = select(merged_lines.c.line_id).where(merged_lines.c.merge_id == merge_id)
+        return {int(i) for i in (await self.session.execute(query)).scalars()}
+
+    async def undone(self, merge_id: str, at: datetime) -> None:
+        await self.session.execute(
+            update(member_merges)
+            .where(member_merges.c.merge_id == merge_id)
+            .values(undone_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def rekey(self, tenant_id: str, line_ids: Sequence[int], member_id: str) -> None:
+        """Give these ledger lines to `member_id`."""
+        for chunk in _chunks(sorted(line_ids)):
+            await self.session.execute(
+                update(ledger)
+                .where(ledger.c.tenant_id == tenant_id, ledger.c.id.in_(chunk))
+                .values(member_id=member_id)
+                .execution_options(synchronize_session=False)
+            )

@@ -12,7 +12,7 @@ from sqlalchemy.util import await_
 from services.gamification.badging import Badging, Observed
 from services.gamification.batch import Batch
 from services.gamification.leaderboard import Leaderboards
-from services.gamification.repository import Badges, Grants, Ledger, Rulesets
+from services.gamification.repository import Badges, Grants, Ledger, Merges, Rulesets
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
@@ -31,6 +31,7 @@ class GamificationUoW(UnitOfWork):
         self.rulesets = Rulesets(session)
         self.badges = Badges(session)
         self.grants = Grants(session)
+        self.merges = Merges(session)
         self.leaderboards = Leaderboards(session)
         self.store = Observed(session)
         self.batch = Batch(self.store, outbox)
