@@ -12,7 +12,7 @@ from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
 from services.moderation.domain.engine import Engine
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
-from services.moderation.review import apply_review
+from services.moderation.review import apply_review, category_of
 from services.moderation.schemas import (
     AuditEntryOut,
     DecideIn,
@@ -399,8 +399,15 @@ async def decide(decision_id: int, body: DecideIn, caller: WriteDep, uow: UoWDep
         raise _held(item)
     context = context_of(uow.context)
     stored = await uow.rulesets.active(caller, item["community_id"])
-    sanctions = context.engines.of(caller.tenant_id, stored).ruleset.sanctions
-    reviewed = await apply_review(uow, item, verdict, sanctions, moderator=caller.key_id)
+    ruleset = context.engines.of(caller.tenant_id, stored).ruleset
+    reviewed = await apply_review(
+        uow,
+        item,
+        verdict,
+        ruleset.sanctions,
+        moderator=caller.key_id,
+        category=category_of(ruleset, item["rule_id"]),
+    )
     await uow.audit.append(
         tenant_id=caller.tenant_id,
         community_id=item["community_id"],

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from services.moderation.domain.engine import _CATEGORY as KIND_CATEGORY
+from services.moderation.domain.rules import RuleSet
 from services.moderation.domain.sanctions import (
     Penalty,
     SanctionKind,
@@ -155,6 +157,19 @@ async def strike(
     return Sanctioned(step, count, action.action_id)
 
 
+def category_of(ruleset: RuleSet, rule_id: str | None) -> str | None:
+    """The category a rule feeds (a classifier rule's is its attribute), for severe
+    categories on a moderator's removal."""
+    if rule_id is None:
+        return None
+    if rule_id.startswith("classifier."):
+        return rule_id.removeprefix("classifier.")
+    for rule in ruleset.rules:
+        if rule.id == rule_id:
+            return rule.category or KIND_CATEGORY[rule.kind]
+    return None
+
+
 @dataclass(frozen=True)
 class Reviewed:
     """What a moderator's verdict did."""
@@ -171,6 +186,7 @@ async def apply_review(
     sanctions: Sanctions | None,
     *,
     moderator: str,
+    category: str | None = None,
 ) -> Reviewed:
     """Publish what a moderator's verdict on a queued decision changes.
 
@@ -227,6 +243,7 @@ async def apply_review(
             occurred_at=item["occurred_at"],
             reason=item["reason"],
             decision_id=item["decision_id"],
+            category=category,
         )
         sanctioned = await strike(uow, offence, sanctions, given_by=moderator)
     REVIEWS_TOTAL.labels(auto.value, verdict.value).inc()
