@@ -174,7 +174,9 @@ async def send_events(
 
 def _loads(body: bytes) -> Any:
     try:
-        return json.loads(body)
+        return bounds.loads(body)
+    except bounds.TooDeep as exc:
+        raise BadRequest(f"Body {exc}.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadRequest(f"Body is not valid JSON: {exc}") from exc
 

@@ -30,7 +30,27 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_AHEAD = timedelta(days=1)
 """How far ahead of Hearth's clock an event time may be (clock skew, time zones mixed up)."""
 
+MAX_BODY_DEPTH = 64
+"""How deeply a request body may nest (platform payloads nest about 10 levels)."""
+
 Problem = dict[str, str]
+
+
+class TooDeep(ValueError):
+    """A JSON body nests deeper than MAX_BODY_DEPTH."""
+
+
+def loads(body: bytes | str) -> Any:
+    """A JSON body, refused with TooDeep when it nests deeper than MAX_BODY_DEPTH (deep
+    nesting makes parsers and serializers recurse until they fail); JSONDecodeError and
+    UnicodeDecodeError as json.loads raises them."""
+    try:
+        value = json.loads(body)
+    except RecursionError:
+        raise TooDeep(f"nests deeper than {MAX_BODY_DEPTH} levels") from None
+    if depth(value, MAX_BODY_DEPTH) > MAX_BODY_DEPTH:
+        raise TooDeep(f"nests deeper than {MAX_BODY_DEPTH} levels")
+    return value
 
 
 def problem(loc: str, msg: str, kind: str = "value_error") -> Problem:

@@ -27,7 +27,10 @@ for joins. Reactions and removals repeat with identical bodies when a member tog
 a reaction or leaves twice, so their key also holds the dispatch sequence `s`: a
 RESUME replays a frame with its own `s`, while a new occurrence gets a new one.
 Sequences restart with each new session, so two such keys could in theory collide;
-the key still holds the message, user and emoji, which makes that negligible.
+the key still holds the message, user and emoji, which makes that negligible. A new
+message's key is `discord:message:{channel id}:{message id}` instead (domain/dedup.py):
+the same whether it came by the gateway, from the channel history read after a
+reconnect, or from an export.
 
 occurred_at is the frame's own timestamp where there is one, else the snowflake time
 of an id minted by the event (a new thread). Deletions, reactions and removals carry
@@ -47,6 +50,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
 from services.ingest.domain.payload import (
     Fields,
@@ -159,7 +163,7 @@ def _message(
 ) -> Fields | str:
     message_id = _snowflake(data, "id", "d.id")
     message_type = data.get("type", 0)
-    if message_type not in _MEMBER_MESSAGE_TYPES:
+    if not is_int(message_type) or message_type not in _MEMBER_MESSAGE_TYPES:
         return f"message type {message_type} is a system message, not member content"
     webhook_id = data.get("webhook_id")
     actor = _author(data, "d", webhook=webhook_id is not None)
@@ -186,7 +190,9 @@ def _message(
         "thread_id": channel_id if data.get("channel_type") in _THREAD_CHANNEL_TYPES else None,
         "parent_id": parent_id,
         "source_event_id": message_id,
-        "dedup_key": frame.dedup_key(message_id, *key_parts),
+        "dedup_key": message_key(Platform.DISCORD, channel_id, message_id)
+        if event_type is CommunityEventType.MESSAGE_CREATED
+        else frame.dedup_key(message_id, *key_parts),
         "actor": actor,
         "object_actor": object_actor,
         "content": Content(

@@ -29,6 +29,14 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return value
 
 
+def unix_seconds(value: str, header: str) -> int:
+    """A signature timestamp header: unix seconds, at most 12 digits (a float cannot hold
+    more, and a 400-digit one once made the age check raise OverflowError, a 500)."""
+    if not (value.isascii() and value.isdigit() and len(value) <= 12):
+        raise SignatureInvalid(f"malformed {header} header")
+    return int(value)
+
+
 def _require_secret(secret: str) -> None:
     if not secret or not secret.strip():
         raise SignatureInvalid("the binding has no signing secret")
@@ -57,10 +65,7 @@ def verify_slack(
     _require_secret(signing_secret)
     timestamp = _header(headers, "x-slack-request-timestamp")
     signature = _header(headers, "x-slack-signature")
-    try:
-        sent_at = int(timestamp)
-    except ValueError:
-        raise SignatureInvalid("malformed x-slack-request-timestamp header") from None
+    sent_at = unix_seconds(timestamp, "x-slack-request-timestamp")
     # SignatureVerifier.is_valid reads the wall clock against a fixed five-minute window;
     # the window here is the caller's (`now`, tolerance_s), so only the signature itself
     # is left to slack_sdk.

@@ -15,6 +15,7 @@ from nacl.exceptions import BadSignatureError
 from nacl.signing import VerifyKey
 
 from services.ingest.domain.model import SignatureInvalid
+from services.ingest.domain.signatures import unix_seconds
 
 TELEGRAM_SECRET_HEADER = "x-telegram-bot-api-secret-token"  # noqa: S105 - a header name
 DISCORD_SIGNATURE_HEADER = "x-signature-ed25519"
@@ -45,9 +46,7 @@ def verify_discord(
     timestamp = headers.get(DISCORD_TIMESTAMP_HEADER)
     if not signature_hex or not timestamp:
         raise SignatureInvalid("missing X-Signature-Ed25519 or X-Signature-Timestamp")
-    if not (timestamp.isascii() and timestamp.isdigit()):
-        raise SignatureInvalid("X-Signature-Timestamp is not a unix time")
-    sent_at = int(timestamp)
+    sent_at = unix_seconds(timestamp, "X-Signature-Timestamp")
     # A valid signature is replayable forever; the window bounds what a captured request is worth.
     if abs(now.timestamp() - sent_at) > tolerance_s:
         raise SignatureInvalid(f"X-Signature-Timestamp is outside the {tolerance_s}s window")

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from services.ingest.domain import bounds
 from services.ingest.domain.discord import normalize_discord_interaction
 from services.ingest.domain.discourse import normalize_discourse
 from services.ingest.domain.github import normalize_github
@@ -28,7 +29,9 @@ from shared.events.community import Platform
 def parse_json_object(body: bytes) -> dict[str, Any]:
     """The body as a JSON object, or MalformedPayload saying why not."""
     try:
-        payload = json.loads(body)
+        payload = bounds.loads(body)
+    except bounds.TooDeep as exc:
+        raise MalformedPayload(f"body {exc}") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise MalformedPayload(f"body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
