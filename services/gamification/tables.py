@@ -204,6 +204,30 @@ merged_lines = Table(
     Column("line_id", Id, primary_key=True, autoincrement=False),
 )
 
+# Core members (domain/core.py): each member ever qualifying, whether core now, and the
+# evaluations in a row they were in or out; one evaluation per community and local day.
+core_members = Table(
+    "core_members",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("member_id", String(64), primary_key=True),
+    Column("core", Boolean, nullable=False),
+    Column("streak_in", Integer, nullable=False),
+    Column("streak_out", Integer, nullable=False),
+    Column("changed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+core_evaluations = Table(
+    "core_evaluations",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(64), primary_key=True),
+    Column("evaluation", String(32), primary_key=True, comment="a local date, or a request id"),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("core_count", Integer, nullable=False),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # What a deletion or reaction removal names (a message or reaction), and its state.
 content_refs = Table(
     "content_refs",

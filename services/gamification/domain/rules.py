@@ -179,6 +179,25 @@ class Badge(_Strict):
         return self
 
 
+class Core(_Strict):
+    """Who is a core member: the top `size` by points over a rolling window, with hysteresis.
+
+    A member qualifies in an evaluation (one a day, at local midnight, or on request)
+    with at least `min_points` over the last `window_days` and activity on at least
+    `min_active_days` distinct local days; they enter after `enter_after` evaluations in
+    a row qualifying and leave after `leave_after` in a row not. Staff listed in
+    `exclude` never qualify; bots never earn.
+    """
+
+    size: int = Field(default=10, ge=1, le=1000)
+    window_days: int = Field(default=30, ge=1, le=366)
+    min_points: int = Field(default=1, ge=1, le=10_000_000)
+    min_active_days: int = Field(default=1, ge=1, le=366)
+    enter_after: int = Field(default=2, ge=1, le=30)
+    leave_after: int = Field(default=2, ge=1, le=30)
+    exclude: list[str] = Field(default_factory=list, max_length=MAX_LIST)
+
+
 def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
@@ -194,6 +213,7 @@ class Ruleset(_Strict):
     )
     rules: list[Rule] = Field(default_factory=list, max_length=MAX_RULES)
     badges: list[Badge] = Field(default_factory=list, max_length=MAX_RULES)
+    core: Core | None = Field(default=None, description="core-member detection; off if absent")
 
     @field_validator("time_zone")
     @classmethod
