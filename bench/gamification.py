@@ -1,4 +1,8 @@
-"""Events per second into the gamification ledger on PostgreSQL, beside a plain INSERT.
+"""Events per second into the gamification ledger, and leaderboard latency at 1M members.
+
+Both on PostgreSQL, each beside a baseline measured in the same run.
+
+Throughput (`--part throughput`):
 
 Runs the service's handlers through the kit's consumer processor (the code the host
 runs for every consumer batch: dedup by processed_events, one transaction per batch,
@@ -12,6 +16,13 @@ Prints events/s for both sides and the ratio, and for reference the kit's own co
 (the same deliveries to handlers that do nothing: parsing, dedup, processed rows).
 Events are a live community's traffic: messages (some from a bot), reactions to
 others' messages, now and then a deletion.
+
+Leaderboards (`--part leaderboard`): loads one board of `--board-members` members
+(default 1,000,000; points log-uniform in 1..100,000, so many share low scores) into the
+read model with generate_series, then times the service's own reads (`Leaderboards.top`
+for the top 100, `points_of` + `rank_of` for one member's dense rank, `neighbours`) for
+random members, beside the same answers computed live with `dense_rank() OVER` on the
+same rows. Prints p50/p99 in ms. Everything lives in a throwaway schema, dropped after.
 """
 
 from __future__ import annotations
@@ -19,17 +30,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import os
 import pstats
 import random
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select, text
 from ulid import ULID
 
 from services.gamification.app import SPEC, setup
+from services.gamification.domain.leaderboard import Board, Period
+from services.gamification.leaderboard import Leaderboards
 from services.gamification.tables import ledger, metadata
+from shared.api.auth import Caller
 from shared.bus.port import Record
 from shared.bus.runtime import Delivery
 from shared.db.consuming import UnitOfWork, idempotent_processor
@@ -172,12 +188,184 @@ async def baseline(db: Database, count: int, batch: int) -> tuple[float, int]:
     return count / elapsed, len(rows)
 
 
+BOARD = Board("tbench", "cbig", "", Period.ALL_TIME, "all")
+
+
+async def load_board(db: Database, members: int) -> float:
+    """One board of `members` members, and its score counts; seconds it took."""
+    started = time.perf_counter()
+    schema = db.schema
+    async with db.engine.begin() as connection:
+        await connection.execute(text("SELECT setseed(0.42)"))
+        await connection.execute(
+            text(
+                f'INSERT INTO "{schema}".leaderboard_totals '
+                "(tenant_id, community_id, channel_id, period, bucket, member_id, points) "
+                "SELECT 'tbench', 'cbig', '', 'all_time', 'all', 'm' || g, "
+                "floor(power(100000, random()))::int FROM generate_series(1, :n) AS g"
+            ),
+            {"n": members},
+        )
+        await connection.execute(
+            text(
+                f'INSERT INTO "{schema}".leaderboard_scores '
+                "(tenant_id, community_id, channel_id, period, bucket, points, members) "
+                "SELECT tenant_id, community_id, channel_id, period, bucket, points, count(*) "
+                f'FROM "{schema}".leaderboard_totals GROUP BY 1, 2, 3, 4, 5, 6'
+            )
+        )
+        await connection.execute(
+            text(
+                f'INSERT INTO "{schema}".leaderboard_score_blocks '
+                "(tenant_id, community_id, channel_id, period, bucket, block, scores) "
+                "SELECT tenant_id, community_id, channel_id, period, bucket, points / 512, "
+                f'count(*) FROM "{schema}".leaderboard_scores GROUP BY 1, 2, 3, 4, 5, 6'
+            )
+        )
+    async with db.engine.connect() as connection:
+        autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
+        for table in ("leaderboard_totals", "leaderboard_scores", "leaderboard_score_blocks"):
+            await autocommit.execute(text(f'VACUUM ANALYZE "{schema}".{table}'))
+    return time.perf_counter() - started
+
+
+def _percentiles(samples: list[float]) -> str:
+    ordered = sorted(samples)
+    p50 = ordered[len(ordered) // 2]
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"p50 {p50 * 1000:7.2f} ms p99 {p99 * 1000:7.2f} ms (n={len(ordered)})"
+
+
+class _Recorder:
+    """Keeps the statements a session executes, to time them again inside PostgreSQL."""
+
+    def __init__(self, session: Any) -> None:
+        self.session, self.statements = session, []
+        self._execute = session.execute
+
+    async def __aenter__(self) -> _Recorder:
+        async def recording(statement: Any, *args: Any, **kwargs: Any) -> Any:
+            self.statements.append(statement)
+            return await self._execute(statement, *args, **kwargs)
+
+        self.session.execute = recording
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.session.execute = self._execute
+
+
+async def _server_ms(session: Any, statements: list[Any]) -> float:
+    """Planning + execution time PostgreSQL reports for these statements, in seconds."""
+    total = 0.0
+    dialect = session.get_bind().dialect
+    for statement in statements:
+        sql = (
+            statement
+            if isinstance(statement, str)
+            else str(statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        )
+        plan = (await session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}"))).scalar_one()
+        plan = plan[0] if isinstance(plan, list) else json.loads(plan)[0]
+        total += plan["Planning Time"] + plan["Execution Time"]
+    return total / 1000
+
+
+async def leaderboard_latency(db: Database, members: int, samples: int, live: int) -> None:
+    loaded = await load_board(db, members)
+    caller = Caller.system("tbench")
+    rng = random.Random(5)
+    board_sql = (
+        f"FROM \"{db.schema}\".leaderboard_totals WHERE tenant_id = 'tbench' "
+        "AND community_id = 'cbig' AND channel_id = '' AND period = 'all_time' "
+        "AND bucket = 'all'"
+    )
+    live_top_sql = (
+        "SELECT member_id, points, dense_rank() OVER (ORDER BY points DESC) "
+        f"{board_sql} ORDER BY points DESC, member_id LIMIT 100"
+    )
+    live_rank_sql = (
+        "SELECT r FROM (SELECT member_id, dense_rank() OVER "
+        f"(ORDER BY points DESC) AS r {board_sql}) AS ranked WHERE member_id = '{{}}'"
+    )
+    async with db.sessions() as session:
+        await session.execute(text(f'SET search_path TO "{db.schema}"'))
+        distinct = (
+            await session.execute(text(f'SELECT count(*) FROM "{db.schema}".leaderboard_scores'))
+        ).scalar_one()
+        boards = Leaderboards(session)
+        kinds = ("top", "rank", "around", "live top", "live rank")
+        client: dict[str, list[float]] = {kind: [] for kind in kinds}
+        server: dict[str, list[float]] = {kind: [] for kind in kinds}
+        checked = 0
+        for n in range(samples):
+            member = f"m{rng.randint(1, members)}"
+            started = time.perf_counter()
+            async with _Recorder(session) as top:
+                rows = await boards.top(caller, BOARD, after=None, limit=100)
+                await boards.rank_of(caller, BOARD, rows[0][1])
+            client["top"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            async with _Recorder(session) as one:
+                points = await boards.points_of(caller, BOARD, member)
+                assert points is not None
+                rank = await boards.rank_of(caller, BOARD, points)
+            client["rank"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            async with _Recorder(session) as around:
+                await boards.neighbours(caller, BOARD, points, member, 5)
+            client["around"].append(time.perf_counter() - started)
+            for kind, recorded in (("top", top), ("rank", one), ("around", around)):
+                server[kind].append(await _server_ms(session, recorded.statements))
+            if n >= live:
+                continue
+            started = time.perf_counter()
+            await session.execute(text(live_top_sql))
+            client["live top"].append(time.perf_counter() - started)
+            started = time.perf_counter()
+            found = (await session.execute(text(live_rank_sql.format(member)))).scalar_one()
+            client["live rank"].append(time.perf_counter() - started)
+            server["live top"].append(await _server_ms(session, [live_top_sql]))
+            server["live rank"].append(await _server_ms(session, [live_rank_sql.format(member)]))
+            assert found == rank, (member, found, rank)
+            checked += 1
+    print(f"board: {members} members, {distinct} distinct scores, loaded in {loaded:.1f} s")
+    print("                                   round trip from Python            inside PostgreSQL")
+    names = {
+        "top": "top 100 (read model)",
+        "rank": "one member's rank (read model)",
+        "around": "5 + 5 neighbours (read model)",
+        "live top": "top 100, live dense_rank() OVER",
+        "live rank": "one rank, live dense_rank() OVER",
+    }
+    for kind in kinds:
+        print(f"{names[kind]:34s} {_percentiles(client[kind])}   {_percentiles(server[kind])}")
+    print(f"live ranks equal the read model's for {checked} members")
+
+
+async def throughput(db: Database, args: argparse.Namespace) -> None:
+    envelopes = traffic(args.events, args.members)
+    rate = await ours(db, envelopes, args.batch, args.profile)
+    plain_rate, rows = await baseline(db, args.events, args.batch)
+    kit_rate = await kit_alone(db, envelopes, args.batch)
+    print(f"events: {args.events}, batch: {args.batch}, members: {args.members}")
+    print(f"ledger rows written: {rows}")
+    print(f"ours (handlers, ledger, totals, boards, outbox): {rate:10.0f} events/s")
+    print(f"plain multi-row INSERT of the same rows:         {plain_rate:10.0f} events/s")
+    print(f"ratio ours / baseline: {rate / plain_rate:.3f}")
+    print(f"the kit alone, handlers doing nothing:          {kit_rate:10.0f} events/s")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--members", type=int, default=2_000)
     parser.add_argument("--profile", help="write cProfile stats of our side here")
+    parser.add_argument("--part", choices=["all", "throughput", "leaderboard"], default="all")
+    parser.add_argument("--board-members", type=int, default=1_000_000)
+    parser.add_argument("--samples", type=int, default=1000, help="timed reads per kind")
+    parser.add_argument("--live", type=int, default=20, help="live dense_rank() OVER queries")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url.startswith("postgresql"):
@@ -186,16 +374,10 @@ async def main() -> None:
     setup(None, db, None)  # as the host does: the service's session settings
     try:
         await upgrade(db, SPEC.migrations)
-        envelopes = traffic(args.events, args.members)
-        rate = await ours(db, envelopes, args.batch, args.profile)
-        plain_rate, rows = await baseline(db, args.events, args.batch)
-        kit_rate = await kit_alone(db, envelopes, args.batch)
-        print(f"events: {args.events}, batch: {args.batch}, members: {args.members}")
-        print(f"ledger rows written: {rows}")
-        print(f"ours (handlers, ledger, totals, outbox): {rate:10.0f} events/s")
-        print(f"plain multi-row INSERT of the same rows: {plain_rate:10.0f} events/s")
-        print(f"ratio ours / baseline: {rate / plain_rate:.3f}")
-        print(f"the kit alone, handlers doing nothing:  {kit_rate:10.0f} events/s")
+        if args.part in ("all", "throughput"):
+            await throughput(db, args)
+        if args.part in ("all", "leaderboard"):
+            await leaderboard_latency(db, args.board_members, args.samples, args.live)
     finally:
         async with db.engine.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA IF EXISTS "{db.schema}" CASCADE'))

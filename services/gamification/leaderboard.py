@@ -3,8 +3,10 @@
 `leaderboard_totals` holds each member's points per board (a community or channel over a
 period bucket, see domain/leaderboard.py) under an index on (board, points, member), so
 the top of a board and a member's neighbours are index ranges. `leaderboard_scores`
-counts the members holding each positive score of a board, so a member's dense rank is
-1 + the number of higher scores, counted on its primary key instead of over the members.
+counts the members holding each positive score of a board and `leaderboard_score_blocks`
+the distinct scores in each block of 512 points, so a member's dense rank (1 + the number
+of higher scores) sums the blocks above their score and counts the scores above it in its
+own block: a few hundred index entries at most, however many members the board has.
 
 Both are written in the same transaction as the ledger lines they come from (the batch
 calls `Leaderboards.apply` with the lines it credited) and can be rebuilt from the ledger
@@ -18,14 +20,27 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, false, func, or_, select, tuple_
+from sqlalchemy import Select, and_, delete, false, func, literal, select, tuple_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.gamification.domain.leaderboard import Board, Line, deltas, score_changes
+from services.gamification.domain.leaderboard import (
+    BLOCK,
+    Board,
+    Line,
+    block_changes,
+    block_of,
+    deltas,
+    score_changes,
+)
 from services.gamification.domain.rules import DEFAULT_RULESET, Ruleset, stored_ruleset
 from services.gamification.repository import BatchStore, StoredRuleset
-from services.gamification.tables import leaderboard_scores, leaderboard_totals, ledger
+from services.gamification.tables import (
+    leaderboard_score_blocks,
+    leaderboard_scores,
+    leaderboard_totals,
+    ledger,
+)
 from shared.api.auth import Caller
 
 _CHUNK = 1000  # rows per multi-row statement, well under PostgreSQL's 32,767 parameters
@@ -76,21 +91,34 @@ class Leaderboards:
         self, caller: Caller, board: Board, *, after: tuple[int, str] | None, limit: int
     ) -> list[tuple[str, int]]:
         """(member, points) best first, ties by member id, after a (points, member) position."""
-        query = self._readable(caller, board)
-        if after is not None:
-            points, member = after
-            query = query.where(
-                or_(
-                    leaderboard_totals.c.points < points,
-                    and_(
-                        leaderboard_totals.c.points == points,
-                        leaderboard_totals.c.member_id > member,
-                    ),
-                )
-            )
-        query = query.order_by(
-            leaderboard_totals.c.points.desc(), leaderboard_totals.c.member_id
-        ).limit(limit)
+        totals = leaderboard_totals.c
+        if after is None:
+            query = self._readable(caller, board).order_by(totals.points.desc(), totals.member_id)
+            rows = await self.session.execute(query.limit(limit))
+            return [(row.member_id, int(row.points)) for row in rows]
+        points, member = after
+        # Two index ranges, each cut at `limit`: the rest of this score's ties, then the
+        # lower scores (an OR of both would be a filter over the whole board).
+        ties = (
+            self._readable(caller, board)
+            .add_columns(literal(0).label("part"))
+            .where(totals.points == points, totals.member_id > member)
+            .order_by(totals.member_id)
+            .limit(limit)
+        )
+        lower = (
+            self._readable(caller, board)
+            .add_columns(literal(1).label("part"))
+            .where(totals.points < points)
+            .order_by(totals.points.desc(), totals.member_id)
+            .limit(limit)
+        )
+        both = _union(ties, lower)
+        query = (
+            select(both.c.member_id, both.c.points)
+            .order_by(both.c.part, both.c.points.desc(), both.c.member_id)
+            .limit(limit)
+        )
         return [(row.member_id, int(row.points)) for row in await self.session.execute(query)]
 
     async def points_of(self, caller: Caller, board: Board, member_id: str) -> int | None:
@@ -105,34 +133,47 @@ class Leaderboards:
             board.community_id
         ):
             return 1
-        query = select(func.count()).where(
+        block = block_of(points)
+        blocks = leaderboard_score_blocks.c
+        blocks_above = select(func.coalesce(func.sum(blocks.scores), 0)).where(
+            _board_of(leaderboard_score_blocks, board), blocks.block > block
+        )
+        in_block = select(func.count()).where(
             _board_of(leaderboard_scores, board),
             leaderboard_scores.c.points > points,
-            leaderboard_scores.c.members > 0,
+            leaderboard_scores.c.points < (block + 1) * BLOCK,
         )
+        query = select(blocks_above.scalar_subquery() + in_block.scalar_subquery())
         return 1 + int((await self.session.execute(query)).scalar_one())
 
     async def neighbours(
         self, caller: Caller, board: Board, points: int, member_id: str, count: int
     ) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         """Up to `count` members just above and just below a position, best first."""
-        above_query = (
+        if count == 0:
+            return [], []
+        totals = leaderboard_totals.c
+        ties = (
             self._readable(caller, board)
-            .where(
-                or_(
-                    leaderboard_totals.c.points > points,
-                    and_(
-                        leaderboard_totals.c.points == points,
-                        leaderboard_totals.c.member_id < member_id,
-                    ),
-                )
-            )
-            .order_by(leaderboard_totals.c.points, leaderboard_totals.c.member_id.desc())
+            .add_columns(literal(0).label("part"))
+            .where(totals.points == points, totals.member_id < member_id)
+            .order_by(totals.member_id.desc())
             .limit(count)
         )
-        above = [
-            (row.member_id, int(row.points)) for row in await self.session.execute(above_query)
-        ]
+        higher = (
+            self._readable(caller, board)
+            .add_columns(literal(1).label("part"))
+            .where(totals.points > points)
+            .order_by(totals.points, totals.member_id.desc())
+            .limit(count)
+        )
+        both = _union(ties, higher)
+        query = (
+            select(both.c.member_id, both.c.points)
+            .order_by(both.c.part, both.c.points, both.c.member_id.desc())
+            .limit(count)
+        )
+        above = [(row.member_id, int(row.points)) for row in await self.session.execute(query)]
         below = await self.top(caller, board, after=(points, member_id), limit=count)
         return above[::-1], below
 
@@ -180,23 +221,51 @@ class Leaderboards:
         statement = statement.on_conflict_do_update(
             index_elements=[*_BOARD, "points"],
             set_={"members": leaderboard_scores.c.members + statement.excluded.members},
+        ).returning(
+            *(leaderboard_scores.c[name] for name in _BOARD),
+            leaderboard_scores.c.points,
+            leaderboard_scores.c.members,
         )
+        counts = []
         for chunk in _chunks(rows):
-            await self.session.execute(statement, list(chunk))
+            for row in await self.session.execute(statement, list(chunk)):
+                board = Board(*(getattr(row, name) for name in _BOARD))
+                points, after = int(row.points), int(row.members)
+                counts.append((board, points, after - changes[(board, points)], after))
+        await self._drop_emptied(leaderboard_scores, "points", changes)
+        blocks = block_changes(counts)
+        if not blocks:
+            return
+        block_rows = [
+            {**_board_row(board), "block": block, "scores": change}
+            for (board, block), change in sorted(blocks.items())
+        ]
+        upsert = _insert(self.session, leaderboard_score_blocks)
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[*_BOARD, "block"],
+            set_={"scores": leaderboard_score_blocks.c.scores + upsert.excluded.scores},
+        )
+        for chunk in _chunks(block_rows):
+            await self.session.execute(upsert, list(chunk))
+        await self._drop_emptied(leaderboard_score_blocks, "block", blocks)
+
+    async def _drop_emptied(
+        self, table: Any, column: str, changes: dict[tuple[Board, int], int]
+    ) -> None:
+        """Drop the rows a decrease left at 0, so every stored count is positive."""
+        count = table.c.members if column == "points" else table.c.scores
         emptied = sorted(
-            (*(getattr(board, name) for name in _BOARD), points)
-            for (board, points), change in changes.items()
+            (*(getattr(board, name) for name in _BOARD), value)
+            for (board, value), change in changes.items()
             if change < 0
         )
-        key = tuple_(*(leaderboard_scores.c[name] for name in _BOARD), leaderboard_scores.c.points)
+        key = tuple_(*(table.c[name] for name in _BOARD), table.c[column])
         for chunk in _chunks(emptied):
-            await self.session.execute(
-                delete(leaderboard_scores).where(key.in_(chunk), leaderboard_scores.c.members <= 0)
-            )
+            await self.session.execute(delete(table).where(key.in_(chunk), count <= 0))
 
     async def rebuild(self, tenant_id: str, community_id: str) -> int:
         """Recompute a community's boards from its ledger; how many ledger lines counted."""
-        for table in (leaderboard_totals, leaderboard_scores):
+        for table in (leaderboard_totals, leaderboard_scores, leaderboard_score_blocks):
             await self.session.execute(
                 delete(table).where(
                     table.c.tenant_id == tenant_id, table.c.community_id == community_id
@@ -244,7 +313,22 @@ class Leaderboards:
         ]
         for chunk in _chunks(score_rows):
             await self.session.execute(leaderboard_scores.insert(), list(chunk))
+        distinct: dict[tuple[Board, int], int] = defaultdict(int)
+        for board, points in holders:
+            distinct[(board, block_of(points))] += 1
+        block_rows = [
+            {**_board_row(board), "block": block, "scores": scores}
+            for (board, block), scores in sorted(distinct.items())
+        ]
+        for chunk in _chunks(block_rows):
+            await self.session.execute(leaderboard_score_blocks.insert(), list(chunk))
         return counted
+
+
+def _union(*parts: Select[Any]) -> Any:
+    """UNION ALL of ordered, limited selects (each wrapped, as SQLite requires), as a subquery."""
+    wrapped = [select(*part.subquery().c) for part in parts]
+    return union_all(*wrapped).subquery()
 
 
 def _board_row(board: Board) -> dict[str, str]:

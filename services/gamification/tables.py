@@ -101,15 +101,16 @@ leaderboard_totals = Table(
     Column("member_id", String(64), primary_key=True),
     Column("points", Integer, nullable=False),
 )
-# The top of a board and a member's neighbours are ranges of this index.
+# The top of a board and a member's neighbours are ranges of this index, read in its own
+# order (best first, ties by member id) so no query sorts, however many members tie.
 Index(
-    "ix_leaderboard_totals_rank",
+    "ix_leaderboard_totals_order",
     leaderboard_totals.c.tenant_id,
     leaderboard_totals.c.community_id,
     leaderboard_totals.c.channel_id,
     leaderboard_totals.c.period,
     leaderboard_totals.c.bucket,
-    leaderboard_totals.c.points,
+    leaderboard_totals.c.points.desc(),
     leaderboard_totals.c.member_id,
 )
 

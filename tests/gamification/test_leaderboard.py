@@ -16,6 +16,7 @@ from ulid import ULID
 from services.gamification.app import SPEC, setup
 from services.gamification.leaderboard import Leaderboards
 from services.gamification.tables import (
+    leaderboard_score_blocks,
     leaderboard_scores,
     leaderboard_totals,
     ledger,
@@ -95,25 +96,18 @@ async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Da
         await database.dispose()
 
 
-async def read_model(db: Database, community: str) -> tuple[list[Any], list[Any]]:
+async def read_model(db: Database, community: str) -> list[list[Any]]:
+    """Every row of the community's boards: totals, score counts, score blocks."""
+    found = []
     async with db.sessions() as session:
-        totals = [
-            tuple(row)
-            for row in await session.execute(
-                select(leaderboard_totals)
-                .where(leaderboard_totals.c.community_id == community)
-                .order_by(*leaderboard_totals.primary_key.columns)
+        for table in (leaderboard_totals, leaderboard_scores, leaderboard_score_blocks):
+            query = (
+                select(table)
+                .where(table.c.community_id == community)
+                .order_by(*table.primary_key.columns)
             )
-        ]
-        scores = [
-            tuple(row)
-            for row in await session.execute(
-                select(leaderboard_scores)
-                .where(leaderboard_scores.c.community_id == community)
-                .order_by(*leaderboard_scores.primary_key.columns)
-            )
-        ]
-    return totals, scores
+            found.append([tuple(row) for row in await session.execute(query)])
+    return found
 
 
 @pytest.mark.integration
@@ -151,7 +145,7 @@ async def test_the_boards_kept_with_the_ledger_equal_a_rebuild_from_it(db: Datab
 
     assert counted > 300
     assert rebuilt == incremental
-    totals, scores = incremental
+    totals, scores, blocks = incremental
     async with db.sessions() as session:
         standing = {
             row.member_id: row.points
@@ -186,6 +180,10 @@ async def test_the_boards_kept_with_the_ledger_equal_a_rebuild_from_it(db: Datab
         if row[6] > 0:
             holders[(*row[:5], row[6])] += 1
     assert {row[:6]: row[6] for row in scores} == holders
+    distinct: dict[tuple[Any, ...], int] = defaultdict(int)
+    for row in scores:
+        distinct[(*row[:5], row[5] // 512)] += 1
+    assert {row[:6]: row[6] for row in blocks} == distinct
 
 
 async def _kinds(db: Database, community: str) -> list[Any]:

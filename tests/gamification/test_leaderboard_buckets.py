@@ -8,6 +8,7 @@ from services.gamification.domain.leaderboard import (
     Board,
     Line,
     Period,
+    block_changes,
     boards_of,
     bucket,
     deltas,
@@ -75,6 +76,15 @@ def test_score_counts_move_with_each_member() -> None:
     changes = score_changes([(board, 0, 10), (board, 10, 20), (board, 20, 0)])
     assert changes == {}
     assert score_changes([(board, 5, 7), (board, 7, 7)]) == {(board, 5): -1, (board, 7): 1}
+
+
+def test_a_block_counts_a_score_while_someone_holds_it() -> None:
+    board = Board("t", "c", "", Period.ALL_TIME, "all")
+    changes = block_changes(
+        [(board, 10, 0, 1), (board, 20, 1, 2), (board, 600, 1, 0), (board, 700, 0, 3)]
+    )
+    # 10 appears in block 0; 20 was already held; 600 goes and 700 comes in block 1.
+    assert changes == {(board, 0): 1}
 
 
 def test_dense_ranks_share_a_rank_on_ties_and_continue_from_the_first() -> None:

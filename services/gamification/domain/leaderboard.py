@@ -18,6 +18,14 @@ from zoneinfo import ZoneInfo
 WHOLE_COMMUNITY = ""
 """The channel id of a community-wide board."""
 
+BLOCK = 512
+"""Points per score block: a rank counts the blocks above a score, then its own block."""
+
+
+def block_of(points: int) -> int:
+    """The block a positive score falls in."""
+    return points // BLOCK
+
 
 class Period(StrEnum):
     """What a board counts: every point, or those of one calendar period."""
@@ -111,6 +119,20 @@ def score_changes(moves: Iterable[tuple[Board, int, int]]) -> dict[tuple[Board, 
             found[(board, before)] -= 1
         if after > 0:
             found[(board, after)] += 1
+    return {key: change for key, change in found.items() if change}
+
+
+def block_changes(
+    counts: Iterable[tuple[Board, int, int, int]],
+) -> dict[tuple[Board, int], int]:
+    """(board, block) → change in its distinct scores, for (board, score, before, after)
+    counts of the members holding a score: a score appears at 0 → n, goes at n → 0."""
+    found: dict[tuple[Board, int], int] = defaultdict(int)
+    for board, points, before, after in counts:
+        if before <= 0 < after:
+            found[(board, block_of(points))] += 1
+        elif after <= 0 < before:
+            found[(board, block_of(points))] -= 1
     return {key: change for key, change in found.items() if change}
 
 
