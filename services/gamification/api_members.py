@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field, field_validator
 from services.gamification import grants
 from services.gamification.uow import GamificationUoW, TransactionDep
 from shared.api.auth import Caller, require_community, require_scopes
-from shared.api.problems import PROBLEM_RESPONSES, NotFound
+from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound
+from shared.events.envelope import new_event_id, utcnow
 
 router = APIRouter(prefix="/v1/gamification", tags=["gamification"])
 
@@ -159,4 +160,70 @@ def _grant(row: Any) -> Grant:
         reason=row.reason,
         granted_by=row.granted_by,
         created_at=row.created_at,
+    )
+
+
+class CoreMember(BaseModel):
+    """A core member of a community, and since when."""
+
+    member_id: str
+    since: datetime
+
+
+class CoreMembers(BaseModel):
+    """A community's core members now."""
+
+    community_id: str
+    members: list[CoreMember]
+
+
+class CoreEvaluation(BaseModel):
+    """What an evaluation on request found."""
+
+    community_id: str
+    core: list[str] = Field(description="the core members after the evaluation")
+    entered: list[str]
+    left: list[str]
+
+
+@router.get(
+    "/communities/{community_id}/core",
+    responses=PROBLEM_RESPONSES,
+    summary="A community's core members",
+    description="The members the community's `core` rules (top N by points over a rolling "
+    "window, with hysteresis) count as core now. Empty without a `core` section.",
+)
+async def core_members(community_id: str, caller: ReadDep, uow: UoWDep) -> CoreMembers:
+    require_community(caller, community_id)
+    if not await uow.ledger.community_known(caller, community_id):
+        raise NotFound("No such community.")
+    rows = await uow.core_members.of_community(caller, community_id)
+    return CoreMembers(
+        community_id=community_id,
+        members=[CoreMember(member_id=row.member_id, since=row.changed_at) for row in rows],
+    )
+
+
+@router.post(
+    "/communities/{community_id}/core/evaluations",
+    responses=PROBLEM_RESPONSES,
+    summary="Evaluate a community's core members now",
+    description="One evaluation of the window ending now, besides the daily one at local "
+    "midnight: it counts towards the hysteresis (enter_after, leave_after) like any, and "
+    "publishes each change on gamification.core_members.v1. 409 when the community's "
+    "ruleset has no `core` section. Scope gamification:write.",
+)
+async def evaluate_core(community_id: str, caller: WriteDep, uow: UoWDep) -> CoreEvaluation:
+    require_community(caller, community_id)
+    if not await uow.ledger.community_known(caller, community_id):
+        raise NotFound("No such community.")
+    now = utcnow()
+    ruleset = await uow.core.ruleset(caller.tenant_id, community_id, now)
+    if ruleset.core is None:
+        raise Conflict("The community's ruleset has no `core` section.")
+    found = await uow.core.evaluate(
+        caller.tenant_id, community_id, ruleset, f"r:{new_event_id()}", now
+    )
+    return CoreEvaluation(
+        community_id=community_id, core=found.core, entered=found.entered, left=found.left
     )

@@ -21,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gamification.tables import (
     communities,
     content_refs,
+    core_evaluations,
+    core_members,
     ledger,
     manual_grants,
     member_badges,
@@ -842,3 +844,132 @@ class Merges:
                 .values(member_id=member_id)
                 .execution_options(synchronize_session=False)
             )
+
+
+class CoreMembers:
+    """What core-member evaluations read (window sums, active days) and the core's state."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def top_in_window(
+        self, tenant_id: str, community_id: str, start: datetime, end: datetime, limit: int
+    ) -> list[tuple[str, int]]:
+        """(member, points earned in [start, end)), best first, members with points > 0."""
+        total = func.sum(ledger.c.points)
+        query = (
+            select(ledger.c.member_id, total.label("points"))
+            .where(
+                ledger.c.tenant_id == tenant_id,
+                ledger.c.community_id == community_id,
+                ledger.c.earned_at >= start,
+                ledger.c.earned_at < end,
+            )
+            .group_by(ledger.c.member_id)
+            .having(total > 0)
+            .order_by(total.desc(), ledger.c.member_id)
+            .limit(limit)
+        )
+        return [(row.member_id, int(row.points)) for row in await self.session.execute(query)]
+
+    async def active_times(
+        self, tenant_id: str, community_id: str, members: set[str], start: datetime, end: datetime
+    ) -> dict[str, list[datetime]]:
+        """member → when each of their activities netting points in [start, end) happened."""
+        found: dict[str, list[datetime]] = {}
+        for chunk in _chunks(sorted(members)):
+            query = (
+                select(ledger.c.member_id, func.min(ledger.c.earned_at).label("at"))
+                .where(
+                    ledger.c.tenant_id == tenant_id,
+                    ledger.c.community_id == community_id,
+                    ledger.c.member_id.in_(chunk),
+                    ledger.c.earned_at >= start,
+                    ledger.c.earned_at < end,
+                )
+                .group_by(ledger.c.member_id, ledger.c.source_event_id)
+                .having(func.sum(ledger.c.points) > 0)
+            )
+            for row in await self.session.execute(query):
+                found.setdefault(row.member_id, []).append(_utc(row.at))
+        return found
+
+    async def states(self, tenant_id: str, community_id: str) -> dict[str, tuple[bool, int, int]]:
+        """member → (core, evaluations in a row in, out), for every member ever qualifying."""
+        query = select(
+            core_members.c.member_id,
+            core_members.c.core,
+            core_members.c.streak_in,
+            core_members.c.streak_out,
+        ).where(core_members.c.tenant_id == tenant_id, core_members.c.community_id == community_id)
+        return {
+            row.member_id: (bool(row.core), int(row.streak_in), int(row.streak_out))
+            for row in await self.session.execute(query)
+        }
+
+    async def save_states(
+        self, tenant_id: str, community_id: str, states: dict[str, tuple[bool, int, int]]
+    ) -> None:
+        rows = [
+            {
+                "tenant_id": tenant_id,
+                "community_id": community_id,
+                "member_id": member,
+                "core": core,
+                "streak_in": streak_in,
+                "streak_out": streak_out,
+            }
+            for member, (core, streak_in, streak_out) in sorted(states.items())
+        ]
+        for chunk in _chunks(rows):
+            statement = _insert(self.session, core_members)
+            statement = statement.on_conflict_do_update(
+                index_elements=["tenant_id", "community_id", "member_id"],
+                set_={
+                    "core": statement.excluded.core,
+                    "streak_in": statement.excluded.streak_in,
+                    "streak_out": statement.excluded.streak_out,
+                    "changed_at": func.now(),
+                },
+            )
+            await self.session.execute(statement, list(chunk))
+
+    async def evaluated(self, tenant_id: str, community_id: str, evaluation: str) -> bool:
+        query = select(core_evaluations.c.evaluation).where(
+            core_evaluations.c.tenant_id == tenant_id,
+            core_evaluations.c.community_id == community_id,
+            core_evaluations.c.evaluation == evaluation,
+        )
+        return (await self.session.execute(query)).first() is not None
+
+    async def claim(
+        self, tenant_id: str, community_id: str, evaluation: str, window_end: datetime, count: int
+    ) -> bool:
+        """Record an evaluation; False if another transaction recorded it first."""
+        statement = (
+            _insert(self.session, core_evaluations)
+            .values(
+                tenant_id=tenant_id,
+                community_id=community_id,
+                evaluation=evaluation,
+                window_end=window_end,
+                core_count=count,
+            )
+            .on_conflict_do_nothing()
+        )
+        return bool(getattr(await self.session.execute(statement), "rowcount", 0))
+
+    async def of_community(self, caller: Caller, community_id: str) -> list[Any]:
+        """The community's core members now, for a caller that may read it."""
+        if not caller.can_access_community(community_id):
+            return []
+        query = (
+            select(core_members.c.member_id, core_members.c.changed_at)
+            .where(
+                core_members.c.tenant_id == caller.tenant_id,
+                core_members.c.community_id == community_id,
+                core_members.c.core.is_(True),
+            )
+            .order_by(core_members.c.member_id)
+        )
+        return list(await self.session.execute(query))

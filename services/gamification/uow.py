@@ -11,8 +11,16 @@ from sqlalchemy.util import await_
 
 from services.gamification.badging import Badging, Observed
 from services.gamification.batch import Batch
+from services.gamification.core_members import CoreDetection
 from services.gamification.leaderboard import Leaderboards
-from services.gamification.repository import Badges, Grants, Ledger, Merges, Rulesets
+from services.gamification.repository import (
+    Badges,
+    CoreMembers,
+    Grants,
+    Ledger,
+    Merges,
+    Rulesets,
+)
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
@@ -32,10 +40,12 @@ class GamificationUoW(UnitOfWork):
         self.badges = Badges(session)
         self.grants = Grants(session)
         self.merges = Merges(session)
+        self.core_members = CoreMembers(session)
         self.leaderboards = Leaderboards(session)
         self.store = Observed(session)
         self.batch = Batch(self.store, outbox)
         self.badging = Badging(session, outbox, self.store.tally)
+        self.core = CoreDetection(session, outbox, self.store.tally)
         # The kit commits after the last handler of a batch; the queued events are scored
         # and written just before, inside the same transaction, then the badges of the
         # members whose points moved are judged. SQLAlchemy runs session events inside
@@ -47,7 +57,9 @@ class GamificationUoW(UnitOfWork):
     def _before_commit(self, _session: Session) -> None:
         # The session lives for this one transaction; a flush with nothing queued is a no-op.
         await_(self.batch.flush())
-        await_(self.badging.flush(self.store.take()))
+        written = self.store.take()
+        await_(self.badging.flush(written))
+        await_(self.core.flush(written))
 
     def _after_commit(self, _session: Session) -> None:
         self.store.tally.publish()
