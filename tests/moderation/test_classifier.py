@@ -113,7 +113,7 @@ def test_a_batch_scores_the_same_as_one_message_at_a_time() -> None:
 
 
 def test_a_community_sets_its_own_thresholds_and_actions() -> None:
-    text = "You are a pathetic idiot, nobody likes you"
+    text = "What a clown"
     lenient = Engine(
         parse_rules(
             "classifier:\n"
@@ -146,7 +146,7 @@ def test_classifier_thresholds_are_validated_with_line_and_field() -> None:
 
 # Floors under the figures bench/moderation_quality.py measured on these sets (docs/
 # moderation.md): a regression of the model or the default thresholds fails here.
-FLOORS = {"en": (0.90, 0.03), "ru": (0.85, 0.05)}
+FLOORS = {"en": (0.90, 0.04), "ru": (0.90, 0.04)}
 
 
 @pytest.mark.parametrize("language", ["en", "ru"])

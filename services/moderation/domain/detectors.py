@@ -197,8 +197,12 @@ def _readings(words: Iterable[str], form: str) -> list[str]:
         cyrillic = is_cyrillic(word)
         if form == "latin" and not cyrillic:
             out.append(forms(word).latin)
-        elif form in ("cyrillic", "translit") and cyrillic:
-            out.append(forms(word).get(form))
+        elif form == "cyrillic" and cyrillic:
+            out.append(forms(word).cyrillic)
+        elif form == "translit" and cyrillic and "ъ" not in word:
+            # Transliteration drops the hard sign: «съеб*» would read `seb*` and match
+            # «себя»; the Cyrillic reading still matches it.
+            out.append(forms(word).translit)
     return out
 
 
