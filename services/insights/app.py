@@ -7,6 +7,7 @@ from pathlib import Path
 
 from services.insights.api import router
 from services.insights.api_polls import router as polls_router
+from services.insights.api_retrospective import router as retrospective_router
 from services.insights.api_routing import router as routing_router
 from services.insights.context import setup
 from services.insights.deliveries import insights_loops
@@ -28,7 +29,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, routing_router, polls_router),
+    routers=(router, routing_router, polls_router, retrospective_router),
     settings=Settings,
     setup=setup,
     background=background,

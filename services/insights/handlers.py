@@ -121,7 +121,7 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     sentiment = load_sentiment_model().predict(vector[None, :])[0]
     if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
         return
-    if intent is Intent.QUESTION and event.source_event_id:
+    if intent is Intent.QUESTION and event.source_event_id and not event.parent_id:
         await uow.activity.add_question(
             tenant_id=event.tenant_id,
             community_id=event.community_id,

@@ -17,6 +17,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.insights.tables import (
+    core_members,
     member_days,
     members_seen,
     moderation_days,
@@ -222,3 +223,20 @@ class Activity:
             .group_by(t.c.outcome)
         )
         return {r.outcome: int(r.n) for r in rows}
+
+    async def core_changes_between(
+        self, tenant_id: str, community_id: str, start: datetime, end: datetime
+    ) -> list[RowMapping]:
+        """Members whose latest core change falls in `[start, end)`: joined (core) or left."""
+        t = core_members
+        rows = await self.session.execute(
+            select(t.c.member_id, t.c.core)
+            .where(
+                t.c.tenant_id == tenant_id,
+                t.c.community_id == community_id,
+                t.c.changed_at >= start,
+                t.c.changed_at < end,
+            )
+            .order_by(t.c.member_id)
+        )
+        return list(rows.mappings())
