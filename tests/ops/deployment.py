@@ -1,5 +1,7 @@
-"""The distributed deployment as compose runs it, natively: `hearth migrate all`,
-`hearth admin bootstrap`, then `hearth serve <service>` per service, on Kafka and PostgreSQL.
+"""The distributed deployment as compose runs it, natively: the commands of
+docker-compose.yml's `migrate` and service containers (listening on free local ports
+instead of :8000), `hearth admin bootstrap` as docs/operations.md says, on Kafka and
+PostgreSQL.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import asyncpg
 import httpx
 
 from services.ingest.secrets import SecretBox
+from tests.ops.compose import load_compose
 from tests.stack import free_port
 
 SERVICES = ("ingest", "moderation", "gamification", "insights")
@@ -27,6 +30,14 @@ SERVICES = ("ingest", "moderation", "gamification", "insights")
 def hearth(*args: str) -> list[str]:
     """The `hearth` command line, run from this checkout's interpreter."""
     return [sys.executable, "-m", "services.cli", *args]
+
+
+def compose_command(service: str, **overrides: str) -> list[str]:
+    """The command docker-compose.yml runs for a service, with some option values replaced."""
+    command = list(load_compose({"HEARTH_INGEST_SECRETS_KEY": "-"})["services"][service]["command"])
+    for option, value in overrides.items():
+        command[command.index(f"--{option}") + 1] = value
+    return command
 
 
 @contextmanager
@@ -73,8 +84,9 @@ class Deployment:
         for service in SERVICES:
             self.ports[service] = free_port()
             log = (self.logs / f"{service}.log").open("wb")
+            command = compose_command(service, host="127.0.0.1", port=str(self.ports[service]))
             self.processes[service] = subprocess.Popen(
-                hearth("serve", service, "--port", str(self.ports[service])),
+                hearth(*command),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env=self.env,
@@ -122,7 +134,7 @@ def deployment(database_url: str, bootstrap_servers: str, logs: Path) -> Iterato
         "HEARTH_INGEST_SECRETS_KEY": SecretBox.new_key(),
     }
     running = Deployment(env=env, logs=logs)
-    running.run("migrate", "all")
+    running.run(*compose_command("migrate"))
     running.start()
     try:
         running.wait_ready()
