@@ -217,9 +217,17 @@ def import_history(
     state_dir: Annotated[
         Path, typer.Option(help="Where progress is kept so a rerun resumes")
     ] = Path(".hearth/imports"),
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only events at or after this ISO 8601 time (no offset: UTC)"),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option(help="Only events before this ISO 8601 time (no offset: UTC)"),
+    ] = None,
 ) -> None:
     """Import a community's history as backfilled events; resumable and idempotent."""
-    from services.ingest.importer import ImportFailed, run_import
+    from services.ingest.importer import ImportFailed, parse_bound, run_import
 
     key = api_key or _dev_key()
     try:
@@ -231,6 +239,8 @@ def import_history(
             batch_size=batch_size,
             state_dir=state_dir,
             console=console,
+            since=parse_bound(since, "since"),
+            until=parse_bound(until, "until"),
         )
     except (ValueError, ImportFailed) as exc:
         console.print(f"[red]import stopped:[/] {exc}")

@@ -13,6 +13,11 @@ batches the API acknowledged (numbered from 1). A rerun of the same file skips t
 so an import cut off by a network failure or Ctrl-C goes on where it stopped; a
 rerun after completion sends nothing. Batch boundaries depend only on the file and
 the batch size, so a resumed import keeps the batch size it started with.
+
+`since` / `until` send only events with since <= occurred_at < until. A window changes
+the batches, so it is part of the checkpoint's name and of every Idempotency-Key: the
+same file imported with another window is another import, while its events keep their
+dedup keys and an event sent by both imports is accepted once.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import closing
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -53,6 +59,7 @@ RETRIED_STATUSES = frozenset({502, 503, 504})
 MAX_ATTEMPTS = 6
 MAX_WAIT_SECONDS = 60.0
 SHOWN_REJECTIONS = 10
+OUTSIDE_WINDOW = "outside --since/--until"
 
 
 class ImportFailed(Exception):
@@ -92,6 +99,22 @@ class ImportReport:
     rejections: list[Rejection] = field(default_factory=list)
     parse: ParseStats = field(default_factory=ParseStats)
     complete: bool = False
+    since: datetime | None = None
+    until: datetime | None = None
+
+    @property
+    def window(self) -> str:
+        """ "" for the whole file, else a short stable name of the since/until window."""
+        if self.since is None and self.until is None:
+            return ""
+        bounds = f"{_iso(self.since)}|{_iso(self.until)}"
+        return "-w" + hashlib.sha256(bounds.encode()).hexdigest()[:12]
+
+    def in_window(self, event: EventIn) -> bool:
+        """Whether the event falls in [since, until)."""
+        if self.since is not None and event.occurred_at < self.since:
+            return False
+        return self.until is None or event.occurred_at < self.until
 
     @property
     def ok(self) -> bool:
@@ -117,6 +140,7 @@ def _save_checkpoint(report: ImportReport, path: Path) -> None:
     saved = {name: getattr(report, name) for name in _SAVED}
     saved |= {"file": str(report.path.resolve()), "sha256": report.sha256, "format": report.format}
     saved |= {"community_id": report.community_id}
+    saved |= {"since": _iso(report.since), "until": _iso(report.until)}
     saved["rejections"] = [asdict(r) for r in report.rejections]
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
@@ -145,15 +169,24 @@ def run_import(
     transport: httpx.BaseTransport | None = None,
     sleep: Callable[[float], None] = time.sleep,
     max_attempts: int = MAX_ATTEMPTS,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> ImportReport:
     """Send the export at `path` to the community, resuming an earlier run of the same file.
 
-    Raises ValueError when the file is no known export, ImportFailed when the API
-    refuses a batch or stays unreachable (batches acknowledged so far stay saved).
-    `transport`, `sleep` and `max_attempts` exist for tests and tuning.
+    Only events with since <= occurred_at < until are sent (aware datetimes; None: no
+    bound). Raises ValueError when the file is no known export or the window is empty or
+    naive, ImportFailed when the API refuses a batch or stays unreachable (batches
+    acknowledged so far stay saved). `transport`, `sleep` and `max_attempts` exist for
+    tests and tuning.
     """
     if not 1 <= batch_size <= MAX_BATCH:
         raise ValueError(f"batch size must be between 1 and {MAX_BATCH}, got {batch_size}")
+    for name, bound in (("since", since), ("until", until)):
+        if bound is not None and bound.utcoffset() is None:
+            raise ValueError(f"--{name} needs a time zone (e.g. 2024-06-01T00:00:00Z)")
+    if since is not None and until is not None and since >= until:
+        raise ValueError("--since must be before --until")
     _check_url(api_url)
     with path.open("rb") as file:
         try:
@@ -162,9 +195,15 @@ def run_import(
             raise ValueError(f"{path}: {exc}") from None
     digest = _sha256(path)
     report = ImportReport(
-        path=path, format=fmt, sha256=digest, community_id=community_id, batch_size=batch_size
+        path=path,
+        format=fmt,
+        sha256=digest,
+        community_id=community_id,
+        batch_size=batch_size,
+        since=since,
+        until=until,
     )
-    checkpoint = state_dir / f"{digest}-{_slug(community_id)}.json"
+    checkpoint = state_dir / f"{digest}-{_slug(community_id)}{report.window}.json"
     _load_checkpoint(report, checkpoint)
     if report.complete:
         console.print(
@@ -214,10 +253,12 @@ def _send_all(report: ImportReport, checkpoint: Path, sender: _Sender) -> None:
         ) as events,
     ):
         task = progress.add_task(f"Importing {path.name}", total=total)
-        for number, batch in enumerate(batches(events, report.batch_size), start=1):
+        chosen = _windowed(report, events)
+        for number, batch in enumerate(batches(chosen, report.batch_size), start=1):
             report.batches = number
             if number > report.acknowledged:
-                key = f"import-{report.sha256}-{_slug(report.community_id)}-{number}"
+                scope = f"{report.sha256}-{_slug(report.community_id)}{report.window}"
+                key = f"import-{scope}-{number}"
                 try:
                     items = sender.send(batch_body(batch), key, number)
                 except _Stop as stop:
@@ -428,9 +469,36 @@ def _summarize(report: ImportReport, console: Console) -> None:
             console.print(f"  batch {r.batch} #{r.index} {r.dedup_key or '-'}: {r.errors}")
 
 
+def parse_bound(text: str | None, name: str) -> datetime | None:
+    """A --since / --until value: ISO 8601, a date or a time; without an offset it is UTC."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(
+            f"--{name} {text[:40]!r} is not an ISO 8601 time like 2024-06-01T12:00:00Z"
+        ) from None
+    return moment if moment.utcoffset() is not None else moment.replace(tzinfo=UTC)
+
+
+def _windowed(report: ImportReport, events: Iterable[EventIn]) -> Iterator[EventIn]:
+    """The events inside the report's window; the others are counted as skipped."""
+    for event in events:
+        if report.in_window(event):
+            yield event
+        else:
+            report.parse.skip(OUTSIDE_WINDOW)
+
+
 def _count(report: ImportReport) -> int:
     with report.path.open("rb") as file:
-        return sum(1 for _ in parse_export(file, report.format, community_id=report.community_id))
+        events = parse_export(file, report.format, community_id=report.community_id)
+        return sum(1 for event in events if report.in_window(event))
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _sha256(path: Path) -> str:

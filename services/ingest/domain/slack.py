@@ -5,7 +5,9 @@ The body's `type` says what it is: `url_verification` is answered with its chall
 messages). Everything else is ignored with a reason, never an error.
 
 Conventions of this module:
-- dedup_key is `slack:{team_id}:{event_id}`: Slack keeps event_id across retries.
+- dedup_key is `slack:{team_id}:{event_id}`: Slack keeps event_id across retries. A new
+  message's is `slack:message:{channel}:{ts}` instead (domain/dedup.py), the key its
+  import from an export gets too, so overlapping history counts once.
 - occurred_at is the event's own `event_ts`/`ts` (sub-second, the time on Slack), else the
   envelope's `event_time`.
 - attributes["message_id"] is the `ts` of the message the event is about (the new, edited,
@@ -24,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Unpack
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
 from services.ingest.domain.payload import (
     EventFields,
@@ -111,6 +114,7 @@ class _Callback:
         *,
         actor: Actor,
         channel_id: str | None = None,
+        dedup_key: str | None = None,
         **fields: Unpack[EventFields],
     ) -> Normalized:
         return one_event(
@@ -122,7 +126,7 @@ class _Callback:
             workspace_id=self.team_id,
             channel_id=channel_id,
             source_event_id=self.event_id,
-            dedup_key=f"slack:{self.team_id}:{self.event_id}",
+            dedup_key=dedup_key or f"slack:{self.team_id}:{self.event_id}",
             actor=actor,
             **fields,
         )
@@ -187,10 +191,15 @@ def _about_message(
 ) -> Normalized:
     """An event about one message (at `path`, known by `ts`), by that message's author."""
     thread_id, parent_id = _thread(message)
+    channel = callback.event.get("channel")
+    key = None
+    if type_ is CommunityEventType.MESSAGE_CREATED and isinstance(channel, str):
+        key = message_key(Platform.SLACK, channel, ts) if isinstance(ts, str) else None
     return callback.build(
         type_,
         actor=_author(message, path),
-        channel_id=callback.event.get("channel"),
+        channel_id=channel,
+        dedup_key=key,
         thread_id=thread_id,
         parent_id=parent_id,
         content=None if type_ is CommunityEventType.MESSAGE_DELETED else _content(message),

@@ -20,7 +20,9 @@ within a chat: a message is (channel_id, attributes["message_id"]), and replies 
 reactions name it in parent_id. source_event_id is the update id. Update ids are
 unique per bot, hence dedup_key `telegram:{binding external id}:{update_id}`; an
 update that yields several events (several new members, several changed reactions)
-appends `:{index}` so each event keeps a key of its own.
+appends `:{index}` so each event keeps a key of its own. A new message's key is
+`telegram:message:{chat id}:{message id}` instead (domain/dedup.py), the key its import
+from a chat export gets too, so overlapping history counts once.
 
 A bot that is an admin and asks for `chat_member` updates hears a join twice: as
 that update and as the `new_chat_members` service message (when the group shows
@@ -33,6 +35,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.model import BindingContext, MalformedPayload, Normalized
 from services.ingest.domain.payload import (
     Fields,
@@ -106,6 +109,9 @@ def normalize_telegram(
     for index, fields in enumerate(drafts):
         fields["source_event_id"] = str(update_id)
         fields["dedup_key"] = f"{dedup_key}:{index}" if len(drafts) > 1 else dedup_key
+        message_id = (fields.get("attributes") or {}).get("message_id")
+        if fields.get("type") is CommunityEventType.MESSAGE_CREATED and message_id is not None:
+            fields["dedup_key"] = message_key(Platform.TELEGRAM, fields["channel_id"], message_id)
     return drafted_events(ctx, Platform.TELEGRAM, drafts, received_at=received_at, what=kind)
 
 

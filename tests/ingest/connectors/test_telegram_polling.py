@@ -96,7 +96,8 @@ async def test_polled_updates_become_canonical_events_and_the_offset_advances(
     created = by_type["community.message.created"]
     assert created["channel_id"] == CHAT and created["content"]["text"] == "hello there"
     assert created["actor"]["username"] == "WaffleLapkin" and created["actor"]["member_id"]
-    assert created["dedup_key"] == f"telegram:{CHAT}:501"
+    message_id = created["attributes"]["message_id"]
+    assert created["dedup_key"] == f"telegram:message:{CHAT}:{message_id}"  # as its import
     assert by_type["community.reaction.added"]["attributes"]["reaction"]["emoji"] == "🌭"
     assert found[4].data["content"]["text"] == "Bold and italics"
 

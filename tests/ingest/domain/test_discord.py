@@ -48,7 +48,7 @@ def test_a_guild_message_is_a_created_message_by_its_author() -> None:
     assert event.occurred_at == utc("2020-07-14T13:02:12.171+00:00")
     assert event.ingested_at == RECEIVED
     assert event.source_event_id == "732582724170285086"
-    assert event.dedup_key == "discord:694205451682978886:MESSAGE_CREATE:732582724170285086"
+    assert event.dedup_key == "discord:message:727947198481956945:732582724170285086"
 
 
 def test_a_reply_points_at_the_original_and_its_author() -> None:

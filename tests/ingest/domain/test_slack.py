@@ -45,7 +45,7 @@ def test_a_channel_message_is_a_created_message():
     assert (event.thread_id, event.parent_id) == (None, None)
     assert event.content is not None
     assert event.content.text == "Hello World!"
-    assert event.dedup_key == "slack:T111:Ev111"
+    assert event.dedup_key == "slack:message:C111:1596183880.004200"  # as its import
     assert event.source_event_id == "Ev111"
     assert event.occurred_at == at(1596183880.0042)
     assert event.ingested_at == RECEIVED

@@ -42,7 +42,7 @@ def test_a_private_text_message_is_a_created_message_by_its_sender() -> None:
     assert event.occurred_at == at(1569518342)
     assert event.ingested_at == RECEIVED
     assert event.source_event_id == "892252934"
-    assert event.dedup_key == "telegram:hearth_bot:892252934"
+    assert event.dedup_key == "telegram:message:218485655:6557"  # as its import
     assert event.attributes["message_id"] == 6557
     assert event.parent_id is None and event.thread_id is None and event.object_actor is None
 
@@ -83,7 +83,7 @@ def test_a_reply_in_a_supergroup_thread_names_thread_parent_and_replied_author()
     assert event.object_actor.username == "WertCrypto"
     assert event.actor.username == "spacewhaleblues"
     assert event.content is not None and event.content.text == "/report"
-    assert event.dedup_key == "telegram:hearth_bot:439432600"
+    assert event.dedup_key == "telegram:message:-1001293752024:134546"
 
 
 def test_an_edit_happens_at_its_edit_date() -> None:

@@ -55,7 +55,13 @@ def test_the_sample_becomes_a_join_messages_a_reply_and_a_thread():
         assert event.backfilled is True
         assert event.platform is Platform.DISCORD
         assert (event.workspace_id, event.channel_id) == (GUILD, CHANNEL)
-        assert event.dedup_key == f"import:discord:{CHANNEL}:{event.source_event_id}"
+        # a message is keyed as live traffic keys it; other events in the import namespace
+        namespace = (
+            "discord:message"
+            if event.type is CommunityEventType.MESSAGE_CREATED
+            else "import:discord"
+        )
+        assert event.dedup_key == f"{namespace}:{CHANNEL}:{event.source_event_id}"
 
 
 def test_a_reply_points_at_the_message_it_answers():
@@ -66,7 +72,7 @@ def test_a_reply_points_at_the_message_it_answers():
         community_id=COMMUNITY,
         platform=Platform.DISCORD,
         occurred_at=datetime(2024, 6, 1, 12, 7, 30, tzinfo=UTC),
-        dedup_key=f"import:discord:{CHANNEL}:869000000000001003",
+        dedup_key=f"discord:message:{CHANNEL}:869000000000001003",
         source_event_id="869000000000001003",
         workspace_id=GUILD,
         channel_id=CHANNEL,

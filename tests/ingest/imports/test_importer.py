@@ -6,14 +6,23 @@ import hashlib
 import io
 import json
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
-from services.ingest.importer import ImportFailed, ImportReport, run_import
+from services import cli
+from services.ingest.importer import (
+    OUTSIDE_WINDOW,
+    ImportFailed,
+    ImportReport,
+    parse_bound,
+    run_import,
+)
 from services.ingest.schemas import EventIn
 from tests.ingest.imports.conftest import COMMUNITY
 
@@ -255,10 +264,10 @@ def test_rejected_events_are_counted_and_the_first_ten_listed(
 
     assert (report.accepted, report.rejected, report.ok) == (8, 6, False)
     assert [(r.batch, r.index) for r in report.rejections][:2] == [(1, 0), (5, 1)]
-    assert report.rejections[0].dedup_key == "import:telegram:-1000000000042:1"
+    assert report.rejections[0].dedup_key == "telegram:message:-1000000000042:1"
     assert report.rejections[0].errors == "content.text: not allowed here"
     assert "Rejected events (first 6 of 6):" in run.printed
-    assert "batch 1 #0 import:telegram:-1000000000042:1: content.text: not allowed here" in (
+    assert "batch 1 #0 telegram:message:-1000000000042:1: content.text: not allowed here" in (
         run.printed
     )
 
@@ -376,3 +385,64 @@ def test_a_bad_api_url_is_refused_before_anything_is_sent(
             transport=httpx.MockTransport(fake),
         )
     assert fake.requests == []
+
+
+def at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, UTC)
+
+
+def sent_ids(fake: FakeIngest) -> list[str]:
+    return [event["source_event_id"] for event in fake.events]
+
+
+def test_since_and_until_send_only_the_events_in_between(
+    tmp_path: Path, run: Run, fake: FakeIngest
+) -> None:
+    path = telegram_export(tmp_path, count=9)  # message n at 1717243200 + n
+
+    report = run(path, since=at(1717243203), until=at(1717243206))
+
+    assert sent_ids(fake) == ["3", "4", "5"]
+    assert (report.accepted, report.ok) == (3, True)
+    assert report.parse.skipped[OUTSIDE_WINDOW] == 6
+    assert "outside --since/--until: 6" in run.printed
+
+
+def test_another_window_over_the_same_file_is_another_import_and_counts_nothing_twice(
+    tmp_path: Path, run: Run, fake: FakeIngest
+) -> None:
+    path = telegram_export(tmp_path, count=9)
+    run(path, until=at(1717243205))  # 1-4
+
+    report = run(path, since=at(1717243203))  # 3-9: a new window, not "already imported"
+
+    assert (report.accepted, report.duplicates, report.rejected) == (5, 2, 0)
+    assert len(set(fake.acknowledged)) == len(fake.acknowledged)  # no batch key reused
+
+
+def test_a_window_needs_a_zone_and_an_order(tmp_path: Path, run: Run) -> None:
+    path = telegram_export(tmp_path)
+    with pytest.raises(ValueError, match="time zone"):
+        run(path, since=datetime(2024, 6, 1))
+    with pytest.raises(ValueError, match="before --until"):
+        run(path, since=at(1717243205), until=at(1717243205))
+
+
+def test_bounds_are_iso_8601_and_utc_without_an_offset() -> None:
+    assert parse_bound("2024-06-01", "since") == datetime(2024, 6, 1, tzinfo=UTC)
+    assert parse_bound("2024-06-01T12:00:00+02:00", "until") == datetime(2024, 6, 1, 10, tzinfo=UTC)
+    with pytest.raises(ValueError, match="--since 'last week' is not an ISO 8601 time"):
+        parse_bound("last week", "since")
+
+
+def test_the_cli_takes_since_and_until(tmp_path: Path) -> None:
+    path = telegram_export(tmp_path)
+    runner = CliRunner()
+
+    answer = runner.invoke(
+        cli.app,
+        ["import", str(path), "--community", COMMUNITY, "--api-key", API_KEY, "--since", "soon"],
+    )
+
+    assert answer.exit_code == 1
+    assert "--since 'soon' is not an ISO 8601 time" in answer.output

@@ -61,7 +61,7 @@ async def test_an_export_is_published_once_even_when_imported_again(
     ingest: Ingest, tmp_path: Path
 ) -> None:
     community = await ingest.community()
-    key = await ingest.key("events:write")
+    key = await ingest.key("events:write", "events:platform")  # platform history, its keys
     export = SAMPLES / "telegram_result.json"
 
     first = await run(ingest, export, community, key, tmp_path / "state")
@@ -75,9 +75,16 @@ async def test_an_export_is_published_once_even_when_imported_again(
     )
     assert len(found) == 5
     assert all(e.data["backfilled"] is True for e in found)
-    assert sorted(e.data["dedup_key"] for e in found) == [
-        f"import:telegram:-1001571234567:{n}" for n in (101, 102, 103, 105, 107)
-    ]
+    assert sorted(e.data["dedup_key"] for e in found) == sorted(
+        f"{kind}:-1001571234567:{n}"
+        for kind, n in [
+            ("import:telegram", 101),  # a join
+            ("telegram:message", 102),
+            ("telegram:message", 103),
+            ("telegram:message", 105),
+            ("import:telegram", 107),  # a leave
+        ]
+    )
 
 
 async def test_every_format_is_accepted_by_the_ingest_api(ingest: Ingest, tmp_path: Path) -> None:

@@ -74,7 +74,13 @@ def test_the_sample_becomes_joins_messages_and_a_leave_in_file_order():
         assert event.platform is Platform.TELEGRAM
         assert event.community_id == COMMUNITY
         assert event.workspace_id == event.channel_id == CHAT
-        assert event.dedup_key == f"import:telegram:{CHAT}:{event.source_event_id}"
+        # a message is keyed as live traffic keys it; other events in the import namespace
+        namespace = (
+            "telegram:message"
+            if event.type is CommunityEventType.MESSAGE_CREATED
+            else "import:telegram"
+        )
+        assert event.dedup_key == f"{namespace}:{CHAT}:{event.source_event_id}"
 
 
 def test_an_edited_reply_keeps_its_parent_mentions_and_edit_time():
@@ -85,7 +91,7 @@ def test_an_edited_reply_keeps_its_parent_mentions_and_edit_time():
         community_id=COMMUNITY,
         platform=Platform.TELEGRAM,
         occurred_at=at(1717243650),
-        dedup_key=f"import:telegram:{CHAT}:103",
+        dedup_key=f"telegram:message:{CHAT}:103",
         source_event_id="103",
         workspace_id=CHAT,
         channel_id=CHAT,

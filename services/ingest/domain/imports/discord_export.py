@@ -15,8 +15,10 @@ a message's `type` is the name of Discord's message type:
 
 Conventions match the live Discord connector: workspace_id is the guild,
 channel_id the exported channel; when that channel is a thread, thread_id repeats
-it. Snowflakes are unique, but the key names the channel like the other importers:
-dedup_key `import:discord:{channel id}:{message id}`. Reactions are exported as
+it. A message's dedup_key is `discord:message:{channel id}:{message id}`, the key the
+gateway gives the same message (domain/dedup.py), so history that overlaps live traffic
+counts once; joins and thread creations, which the gateway sees as other dispatches,
+keep `import:discord:{channel id}:{message id}`. Reactions are exported as
 counts (and, when asked for, the users who reacted, without times), so they are
 kept in attributes["reactions"], not turned into reaction events.
 """
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.imports.jsonstream import NoMessages, stream_messages
 from services.ingest.domain.imports.model import (
     MAX_TEXT,
@@ -144,6 +147,7 @@ def _message(item: Mapping[str, Any], channel: _Channel, stats: ParseStats) -> E
     if item.get("isPinned") is True:
         attributes["pinned"] = True
     parent_id = _str(reference.get("messageId")) if kind == "Reply" else None
+    common["dedup_key"] = message_key(Platform.DISCORD, channel.channel_id, message_id)
     return make_event(
         stats,
         type=CommunityEventType.MESSAGE_CREATED,

@@ -17,7 +17,9 @@ Conventions match the live Slack connector: workspace_id is the team id,
 attributes["message_id"] the message's `ts`; a thread reply (thread_ts != ts) gets
 thread_id = parent_id = thread_ts, a thread's root only thread_id. The folder name
 maps to the channel id through channels.json / groups.json. A message's `ts` is
-unique within its channel, hence dedup_key `import:slack:{channel id}:{ts}`.
+unique within its channel: a message's dedup_key is `slack:message:{channel id}:{ts}`,
+the key the live connector gives the same message (domain/dedup.py), so an export that
+overlaps webhooks counts once; joins and leaves keep `import:slack:{channel id}:{ts}`.
 Members come from users.json (username, display name, is_bot); a bot_message's
 actor is its bot_id and always a bot.
 """
@@ -33,6 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.imports.model import MAX_TEXT, ParseStats, Source, clip, make_event
 from services.ingest.domain.incoming import ActorIn, EventIn
 from shared.events.community import Attachment, CommunityEventType, Content, Platform
@@ -158,6 +161,7 @@ def _message(message: Any, where: _Where, stats: ParseStats) -> EventIn | None:
         attributes["reactions"] = reactions
     if isinstance(message.get("bot_id"), str):
         attributes["bot_id"] = message["bot_id"]
+    common["dedup_key"] = message_key(Platform.SLACK, where.channel_id, ts)
     return make_event(
         stats,
         type=CommunityEventType.MESSAGE_CREATED,

@@ -17,8 +17,10 @@ tdesktop's export_output_json.cpp. Each element of `messages` is:
 Ids follow the Bot API, so imported history and live events share channels and
 members: the export's bare chat id becomes -100{id} for supergroups and channels
 and -{id} for basic groups; `from_id` "user123" is member "123", "channel123" the
-chat -100123. Telegram message ids are unique only within a chat, hence dedup_key
-`import:telegram:{chat id}:{message id}` and attributes["message_id"].
+chat -100123. Telegram message ids are unique only within a chat: a message's dedup_key
+is `telegram:message:{chat id}:{message id}`, the key the live connector gives the same
+message (domain/dedup.py), so history that overlaps live traffic counts once; joins and
+topics, which live traffic sees as other updates, keep `import:telegram:{chat}:{id}`.
 
 A message in a forum topic answers the topic's opening service message, so a reply
 to a topic_created message names the thread (thread_id), not a parent; a reply to
@@ -35,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from services.ingest.domain.dedup import message_key
 from services.ingest.domain.imports.jsonstream import NoMessages, stream_messages
 from services.ingest.domain.imports.model import (
     MAX_TEXT,
@@ -168,6 +171,8 @@ def _message(
         mentions=mentions,
         links=links,
     )
+    common = _common(item, message_id, chat, attributes)
+    common["dedup_key"] = message_key(Platform.TELEGRAM, chat.id, message_id)
     return make_event(
         stats,
         type=CommunityEventType.MESSAGE_CREATED,
@@ -175,7 +180,7 @@ def _message(
         parent_id=parent_id,
         actor=actor,
         content=content,
-        **_common(item, message_id, chat, attributes),
+        **common,
     )
 
 
