@@ -12,6 +12,7 @@ from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
 from services.moderation.domain.engine import Engine
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
+from services.moderation.perspective import router as perspective_router
 from services.moderation.review import apply_review, category_of
 from services.moderation.schemas import (
     AuditEntryOut,
@@ -477,3 +478,7 @@ async def get_audit(
         items=[AuditEntryOut.model_validate(row) for row in rows],
         next_cursor=encode_cursor({"id": rows[-1]["id"]}) if more else None,
     )
+
+
+# Perspective API's comments:analyze, under /v1/moderation/perspective/v1alpha1.
+router.include_router(perspective_router)

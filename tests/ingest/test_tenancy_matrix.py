@@ -229,6 +229,9 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     ("POST", "/v1/moderation/evaluate"): lambda ids: {
         "json": {"text": "hello", "community_id": ids["community_id"]}
     },
+    ("POST", "/v1/moderation/perspective/v1alpha1/comments:analyze"): lambda ids: {
+        "json": {"comment": {"text": "hello"}, "requestedAttributes": {"TOXICITY": {}}}
+    },
     ("POST", "/v1/moderation/queue/{decision_id}/decide"): lambda ids: {
         "json": {"verdict": "remove", "note": "intruder"}
     },
