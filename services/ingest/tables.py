@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     DateTime,
@@ -194,4 +195,26 @@ Index(
     action_attempts.c.id,
     postgresql_where=text("status IN ('pending', 'in_flight')"),
     sqlite_where=text("status IN ('pending', 'in_flight')"),
+)
+
+# Telegram's poll_answer names no chat: the chat of each poll whose message was seen, so
+# an answer is credited to the community of the poll's chat (connectors/telegram_polls.py).
+telegram_polls = Table(
+    "telegram_polls",
+    metadata,
+    Column("poll_id", String(128), primary_key=True),
+    Column("chat_id", String(32), primary_key=True),
+    Column("message_id", BigInteger, nullable=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# The newest message the Discord gateway published, per binding and channel: where a
+# gap fill reads channel history from after a session that could not resume.
+discord_channel_marks = Table(
+    "discord_channel_marks",
+    metadata,
+    Column("binding_id", String(32), primary_key=True),
+    Column("channel_id", String(32), primary_key=True),
+    Column("last_message_id", BigInteger, nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
