@@ -29,6 +29,8 @@ from shared.events.topics import COMMUNITY_EVENTS, MEMBERS_IDENTITY
 from shared.observability.tracing import child_traceparent
 
 UNKNOWN_ACTOR = "unknown"
+PLATFORM_SCOPE = "events:platform"
+"""Lets an integrator's events share a platform's dedup keys and members (see account_of)."""
 OUTBOX = outbox_table(metadata)
 
 
@@ -154,6 +156,22 @@ async def _known(
     return known
 
 
+def speaks_for_platform(caller: Caller | None, platform: str) -> bool:
+    """Whether events from this caller count as the platform's own: verified deliveries
+    (no caller), events of the `api` platform, and keys holding events:platform."""
+    return caller is None or platform == "api" or caller.has_scope(PLATFORM_SCOPE)
+
+
+def account_of(caller: Caller | None, platform: str, user_id: str) -> tuple[str, str]:
+    """The identity an actor is resolved as: the platform account itself, or, for an
+    integrator that cannot speak for the platform, an integrator-asserted identity of
+    platform `api` named `{platform}:{user id}`, so a forged event is never credited to
+    the real platform member (an admin may merge the two once trusted)."""
+    if speaks_for_platform(caller, platform):
+        return platform, user_id
+    return "api", f"{platform}:{user_id}"
+
+
 async def _with_members(
     session: AsyncSession, drafts: Sequence[CommunityEvent], caller: Caller | None = None
 ) -> list[CommunityEvent]:
@@ -163,9 +181,10 @@ async def _with_members(
         for actor in (draft.actor, draft.object_actor):
             if actor is None or actor.platform_user_id == UNKNOWN_ACTOR:
                 continue
+            platform, user_id = account_of(caller, draft.platform.value, actor.platform_user_id)
             seen = repository.ActorSeen(
-                draft.platform.value,
-                actor.platform_user_id,
+                platform,
+                user_id,
                 actor.username,
                 actor.display_name,
                 actor.is_bot,
@@ -196,14 +215,17 @@ async def _with_members(
                 if member_id in created_set
             ]
         )
-    return [_stamp(draft, resolved) for draft in drafts]
+    return [_stamp(draft, resolved, caller) for draft in drafts]
 
 
-def _stamp(draft: CommunityEvent, resolved: dict[tuple[str, str, str], str]) -> CommunityEvent:
+def _stamp(
+    draft: CommunityEvent, resolved: dict[tuple[str, str, str], str], caller: Caller | None
+) -> CommunityEvent:
     def member(actor: Actor | None) -> Actor | None:
         if actor is None:
             return None
-        found = resolved.get((draft.tenant_id, draft.platform.value, actor.platform_user_id))
+        account = account_of(caller, draft.platform.value, actor.platform_user_id)
+        found = resolved.get((draft.tenant_id, *account))
         return actor.model_copy(update={"member_id": found}) if found else actor
 
     return draft.model_copy(

@@ -27,6 +27,8 @@ SCOPES: dict[str, str] = {
     ALL_SCOPES: "every scope, like admin",
     ADMIN_SCOPE: "every scope: communities, bindings, keys and all reads and writes",
     "events:write": "send community events (integrator REST)",
+    "events:platform": "with events:write: send events as a platform's own, sharing its "
+    "dedup keys and members (imports of platform history); otherwise they are kept apart",
     "events:read": "list received events",
     "members:read": "look up members and their identities",
     "members:write": "link identities, merge and unmerge members",

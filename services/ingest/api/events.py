@@ -12,12 +12,19 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from services.ingest import repository
-from services.ingest.accept import Idempotency, IdempotencyTaken, Outcome, accept
+from services.ingest.accept import (
+    PLATFORM_SCOPE,
+    Idempotency,
+    IdempotencyTaken,
+    Outcome,
+    accept,
+    account_of,
+)
 from services.ingest.api.deps import ContextDep, EventsReadDep, EventsWriteDep, community_of
 from services.ingest.domain import bounds
 from services.ingest.metrics import EVENTS_TOTAL
 from services.ingest.schemas import MAX_BATCH, BatchIn, EventIn
-from shared.api.auth import Principal
+from shared.api.auth import Caller, Principal
 from shared.api.limits import declared_cap
 from shared.api.openapi import inline_schema
 from shared.api.pagination import CursorDep, LimitDep, Page, cursor_int, encode_cursor
@@ -35,6 +42,8 @@ from shared.events.community import Actor, CommunityEvent, CommunityEventType, P
 from shared.events.envelope import utcnow
 
 router = APIRouter(prefix="/v1/ingest/events", tags=["ingest: events"])
+API_NAMESPACE = "api:"
+"""Where an integrator's dedup keys live, unless its key holds events:platform."""
 MAX_BODY = 8 * 1024 * 1024  # a batch of 1,000 events; enforced while it streams in
 
 
@@ -116,8 +125,8 @@ async def send_events(
                 errors=[{"loc": "community_id", "msg": "unknown community", "type": "not_found"}],
             )
             continue
-        draft = _draft(item, principal.tenant_id)
-        problems = bounds.event_problems(draft, now=now)
+        draft = _draft(item, principal.tenant_id, principal)
+        problems = bounds.event_problems(draft, now=now) + _asserted_problems(draft, principal)
         if problems:
             results[index] = ItemResult(index=index, status="rejected", errors=list(problems))
             continue
@@ -224,13 +233,20 @@ async def _replay(
     )
 
 
-def _draft(item: EventIn, tenant_id: str) -> CommunityEvent:
+def _draft(item: EventIn, tenant_id: str, caller: Caller | None = None) -> CommunityEvent:
+    """The canonical event of an integrator's item. Unless the key may speak for the
+    platform (accept.speaks_for_platform), its dedup key is put in the `api:` namespace,
+    where no verified delivery's key lives: an integrator cannot pre-empt a webhook."""
     dedup = item.dedup_key
     if dedup is None and item.source_event_id:
         dedup = f"{item.platform.value}:{item.source_event_id}"
     if dedup is None:
         canonical = json.dumps(item.model_dump(mode="json"), sort_keys=True)
         dedup = "api:sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+    elif not dedup.startswith(API_NAMESPACE) and not (
+        caller is not None and caller.has_scope(PLATFORM_SCOPE)
+    ):
+        dedup = API_NAMESPACE + dedup
     return CommunityEvent(
         type=item.type,
         occurred_at=item.occurred_at,
@@ -249,6 +265,23 @@ def _draft(item: EventIn, tenant_id: str) -> CommunityEvent:
         attributes=item.attributes,
         backfilled=item.backfilled,
     )
+
+
+def _asserted_problems(event: CommunityEvent, caller: Caller) -> list[bounds.Problem]:
+    """An integrator-asserted identity (`api`, `{platform}:{id}`) must fit the identity."""
+    found: list[bounds.Problem] = []
+    for loc, actor in (("actor", event.actor), ("object_actor", event.object_actor)):
+        if actor is None:
+            continue
+        _, user_id = account_of(caller, event.platform.value, actor.platform_user_id)
+        if len(user_id) > bounds.MAX_USER_ID:
+            found.append(
+                bounds.problem(
+                    f"{loc}.platform_user_id",
+                    f"with its platform, longer than {bounds.MAX_USER_ID} characters",
+                )
+            )
+    return found
 
 
 @router.get("", responses=PROBLEM_RESPONSES, summary="List received events")
