@@ -19,12 +19,14 @@ from services.ingest.tables import (
     action_results,
     bindings,
     communities,
+    discord_channel_marks,
     idempotency_keys,
     identities,
     identity_communities,
     members,
     merges,
     received_events,
+    telegram_polls,
 )
 from shared.api.auth import Caller
 from shared.events.envelope import new_event_id, utcnow
@@ -787,3 +789,65 @@ async def attempts_of(
         action_attempts.c.tenant_id == tenant_id, action_attempts.c.action_id == action_id
     )
     return (await session.execute(query.order_by(action_attempts.c.id))).mappings().all()
+
+
+# connectors' own bookkeeping -------------------------------------------------
+#
+# Platform facts, read only by Hearth's connectors (never by a route): a poll's chat is
+# Telegram's, and it is used only to pick among the bindings of the bot that asks.
+
+
+async def remember_polls(session: AsyncSession, polls: Iterable[tuple[str, str, int]]) -> None:
+    """Record (poll id, chat id, message id) of poll messages seen; repeats change nothing."""
+    rows = [{"poll_id": p, "chat_id": c, "message_id": m} for p, c, m in polls]
+    if rows:
+        await session.execute(_insert_ignoring_conflicts(session, telegram_polls), rows)
+
+
+async def chats_of_polls(session: AsyncSession, poll_ids: Iterable[str]) -> dict[str, set[str]]:
+    """The chats each poll was seen in."""
+    wanted = sorted(set(poll_ids))
+    if not wanted:
+        return {}
+    query = select(telegram_polls.c.poll_id, telegram_polls.c.chat_id).where(
+        telegram_polls.c.poll_id.in_(wanted)
+    )
+    found: dict[str, set[str]] = {}
+    for poll_id, chat_id in (await session.execute(query)).all():
+        found.setdefault(poll_id, set()).add(chat_id)
+    return found
+
+
+async def advance_channel_marks(
+    session: AsyncSession, binding_id: str, newest: Mapping[str, int]
+) -> None:
+    """Move each channel's mark up to the newest message id published (never down)."""
+    if not newest:
+        return
+    table = discord_channel_marks
+    rows = [
+        {"binding_id": binding_id, "channel_id": channel, "last_message_id": message}
+        for channel, message in newest.items()
+    ]
+    if session.get_bind().dialect.name == "postgresql":
+        pg = postgresql.insert(table)
+        higher = func.greatest(table.c.last_message_id, pg.excluded.last_message_id)
+        statement: Insert = pg.on_conflict_do_update(
+            index_elements=[table.c.binding_id, table.c.channel_id],
+            set_={"last_message_id": higher, "updated_at": func.now()},
+        )
+    else:
+        lite = sqlite.insert(table)
+        higher = func.max(table.c.last_message_id, lite.excluded.last_message_id)
+        statement = lite.on_conflict_do_update(
+            index_elements=[table.c.binding_id, table.c.channel_id],
+            set_={"last_message_id": higher, "updated_at": func.now()},
+        )
+    await session.execute(statement, rows)
+
+
+async def channel_marks(session: AsyncSession, binding_id: str) -> dict[str, int]:
+    """The newest published message id of each channel of a binding."""
+    query = select(discord_channel_marks.c.channel_id, discord_channel_marks.c.last_message_id)
+    rows = await session.execute(query.where(discord_channel_marks.c.binding_id == binding_id))
+    return {channel: int(message) for channel, message in rows.all()}

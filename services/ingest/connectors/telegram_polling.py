@@ -9,6 +9,12 @@ publishes it once.
 
 Telegram refuses getUpdates while a webhook is set, so the poller deletes the webhook
 first (and again after a 409 Conflict).
+
+A poll_answer names no chat. The poller records the chat of every poll message it sees
+(telegram_polls), and credits an answer to the binding of its poll's chat, with that chat
+as workspace and channel; a bot with a single binding owns every answer, as before. An
+answer to a poll whose message was never seen, from a bot serving several chats, is
+counted as unbound and not published: crediting a guessed community would be worse.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from aiogram.methods.base import TelegramMethod
 from aiogram.utils.token import TokenValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.ingest import repository
 from services.ingest.connectors.fleet import Backoff, Bindings, binding_ids, publish, redact
 from services.ingest.context import IngestContext
 from services.ingest.domain.model import BindingContext, MalformedPayload
@@ -144,15 +151,22 @@ class TelegramPoller:
             ids = [i for i in map(telegram_update_id, updates) if i is not None]
             if not ids:
                 continue
-            await publish(self._ctx, self._drafts(updates), source="poller")
+            await publish(self._ctx, await self._drafts(updates), source="poller")
             # Only now: a higher offset confirms the batch, and Telegram forgets it.
             self.offset = max(ids) + 1
 
-    def _drafts(self, updates: list[dict[str, Any]]) -> list[CommunityEvent]:
+    async def _drafts(self, updates: list[dict[str, Any]]) -> list[CommunityEvent]:
         received_at = utcnow()
+        seen = [poll for update in updates if (poll := poll_seen(update)) is not None]
+        answered = {poll_id for update in updates if (poll_id := answered_poll(update))}
+        chats: dict[str, set[str]] = {}
+        if seen or (answered and len(self.bindings) > 1):
+            async with self._ctx.db.transaction() as session:
+                await repository.remember_polls(session, seen)
+                chats = await repository.chats_of_polls(session, answered)
         drafts: list[CommunityEvent] = []
         for update in updates:
-            binding = self._binding_of(update)
+            binding = self._binding_of(update, chats)
             if binding is None:
                 EVENTS_TOTAL.labels(source="poller", outcome="unbound").inc()
                 continue
@@ -169,19 +183,32 @@ class TelegramPoller:
                 continue
             if not normalized.events:
                 EVENTS_TOTAL.labels(source="poller", outcome="ignored").inc()
-            drafts.extend(normalized.events)
+            poll_id = answered_poll(update)
+            if poll_id is not None and binding.external_id in chats.get(poll_id, ()):
+                drafts.extend(in_chat(event, binding.external_id) for event in normalized.events)
+            else:
+                drafts.extend(normalized.events)
         return drafts
 
-    def _binding_of(self, update: Mapping[str, Any]) -> BindingContext | None:
-        """The binding of the update's chat; None for a chat the bot serves unbound."""
+    def _binding_of(
+        self, update: Mapping[str, Any], poll_chats: Mapping[str, set[str]]
+    ) -> BindingContext | None:
+        """The binding of the update's chat (for a poll answer, its poll's chat); None for a
+        chat the bot serves unbound."""
         for kind in _CHAT_KINDS:
             body = update.get(kind)
             if isinstance(body, Mapping):
                 chat = body.get("chat")
                 chat_id = chat.get("id") if isinstance(chat, Mapping) else None
                 return self.bindings.get(str(chat_id))
-        if "poll_answer" in update and len(self.bindings) == 1:
-            # A PollAnswer names no chat; like a webhook, a bot with one binding owns it.
+        poll_id = answered_poll(update)
+        if poll_id is None:
+            return None
+        bound = [chat for chat in poll_chats.get(poll_id, ()) if chat in self.bindings]
+        if len(bound) == 1:
+            return self.bindings[bound[0]]
+        if len(self.bindings) == 1:
+            # A poll never seen: like a webhook, a bot with one binding owns the answer.
             return next(iter(self.bindings.values()))
         return None
 
@@ -191,3 +218,34 @@ class TelegramPoller:
     def _say(self, exc: Exception) -> str:
         text = exc.message if isinstance(exc, TelegramAPIError) else str(exc)
         return redact(f"{type(exc).__name__}: {text}"[:500], self._token)
+
+
+def poll_seen(update: Mapping[str, Any]) -> tuple[str, str, int] | None:
+    """(poll id, chat id, message id) when the update is a message carrying a poll."""
+    message = update.get("message")
+    if not isinstance(message, Mapping) or not isinstance(message.get("poll"), Mapping):
+        return None
+    poll_id, chat = message["poll"].get("id"), message.get("chat")
+    chat_id = chat.get("id") if isinstance(chat, Mapping) else None
+    message_id = message.get("message_id")
+    if not isinstance(poll_id, str) or not 0 < len(poll_id) <= 128:
+        return None
+    if not isinstance(chat_id, int) or isinstance(chat_id, bool):
+        return None
+    return poll_id, str(chat_id), message_id if isinstance(message_id, int) else 0
+
+
+def answered_poll(update: Mapping[str, Any]) -> str | None:
+    """The poll id of a poll_answer update."""
+    answer = update.get("poll_answer")
+    poll_id = answer.get("poll_id") if isinstance(answer, Mapping) else None
+    return poll_id if isinstance(poll_id, str) and 0 < len(poll_id) <= 128 else None
+
+
+def in_chat(event: CommunityEvent, chat_id: str) -> CommunityEvent:
+    """A poll answer placed in its poll's chat (the normalizer could not know it)."""
+    attributes = {k: v for k, v in event.attributes.items() if k != "chat_unknown"}
+    attributes["chat_from_poll"] = True
+    return event.model_copy(
+        update={"workspace_id": chat_id, "channel_id": chat_id, "attributes": attributes}
+    )

@@ -182,3 +182,57 @@ async def test_a_rejected_token_is_reported_without_the_token(
     assert binding_id in caplog.text
     assert token not in caplog.text
     assert await published.wait(of(community), timeout=1) == []
+
+
+def poll_message(update_id: int, chat: str, poll_id: str) -> dict[str, Any]:
+    """A message carrying a poll (Bot API Message.poll), in `chat`."""
+    update = in_chat("telegram/message.text.telegram-docs.json", update_id, chat)
+    message = update["message"]
+    message.pop("text", None)
+    message["poll"] = {
+        "id": poll_id,
+        "question": "Next AMA topic?",
+        "options": [
+            {"text": "Roadmap", "voter_count": 0},
+            {"text": "Modding", "voter_count": 0},
+        ],
+        "total_voter_count": 0,
+        "is_closed": False,
+        "is_anonymous": False,
+        "type": "regular",
+        "allows_multiple_answers": False,
+    }
+    return update
+
+
+def poll_answer(update_id: int, poll_id: str) -> dict[str, Any]:
+    update = payload("telegram/poll_answer.teloxide.json")
+    update["update_id"] = update_id
+    update["poll_answer"] |= {"poll_id": poll_id, "option_ids": [1]}
+    return update
+
+
+async def test_a_poll_answer_is_credited_to_the_community_of_its_polls_chat(
+    ingest: Ingest, published: Published, fake_telegram: FakeBotApi
+) -> None:
+    token = telegram_token()
+    bot = fake_telegram.bot(token)
+    other_chat = "-1009990001111"
+    first, _ = await polling_binding(ingest, token)
+    second, _ = await polling_binding(ingest, token, chat=other_chat)
+    bot.send(poll_message(601, other_chat, "5301000000000000001"))
+    await eventually(lambda: 602 in bot.offsets())
+
+    bot.send(poll_answer(602, "5301000000000000001"), poll_answer(603, "never-seen-poll"))
+    await eventually(lambda: 604 in bot.offsets())
+
+    answers = await published.wait(
+        lambda e: (
+            e.type == "community.poll.answered" and e.data.get("community_id") in (first, second)
+        )
+    )
+    [answer] = answers  # the unseen poll's answer is credited to no one
+    assert answer.data["community_id"] == second
+    assert answer.data["channel_id"] == answer.data["workspace_id"] == other_chat
+    assert answer.data["attributes"]["option_ids"] == [1]
+    assert "chat_unknown" not in answer.data["attributes"]
