@@ -45,7 +45,7 @@ async def counts(g: Gamification, community: str) -> tuple[int, int]:
 
 async def test_the_same_events_delivered_twice_give_identical_totals(g: Gamification) -> None:
     community = f"c{ULID()}".lower()
-    count = 1000 if g.kind == "kafka" else 400
+    count = 10_000
     envelopes = busy_community(g.tenant_id, community, count)
     ids = {envelope.id for envelope in envelopes}
 
