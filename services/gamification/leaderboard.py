@@ -20,8 +20,20 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, delete, false, func, literal, select, tuple_, union_all
+from sqlalchemy import (
+    Select,
+    and_,
+    bindparam,
+    delete,
+    false,
+    func,
+    literal,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gamification.domain.leaderboard import (
@@ -53,12 +65,6 @@ def ruleset_in_force(stored: Sequence[StoredRuleset], at: datetime) -> Ruleset:
         if version.effective_from <= at:
             return stored_ruleset(version.source, version.version)
     return DEFAULT_RULESET
-
-
-def _insert(session: AsyncSession, table: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 def _board_of(table: Any, board: Board) -> Any:
@@ -188,66 +194,67 @@ class Leaderboards:
         """
         if not changes:
             return
-        ordered = sorted(changes.items())
         rows = [
-            {**_board_row(board), "member_id": member, "points": delta}
-            for (board, member), delta in ordered
+            (*_board_key(board), member, delta)
+            for (board, member), delta in sorted(changes.items())
         ]
-        statement = _insert(self.session, leaderboard_totals)
-        statement = statement.on_conflict_do_update(
-            index_elements=[*_BOARD, "member_id"],
-            set_={"points": leaderboard_totals.c.points + statement.excluded.points},
-        ).returning(
-            *(leaderboard_totals.c[name] for name in _BOARD),
-            leaderboard_totals.c.member_id,
-            leaderboard_totals.c.points,
-        )
         moves = []
-        for chunk in _chunks(rows):
-            for row in await self.session.execute(statement, list(chunk)):
-                board = Board(*(getattr(row, name) for name in _BOARD))
-                after = int(row.points)
-                moves.append((board, after - changes[(board, row.member_id)], after))
+        for row in await self._add(leaderboard_totals, "member_id", "points", rows):
+            board = Board(*row[:5])
+            after = int(row[6])
+            moves.append((board, after - changes[(board, row[5])], after))
         await self._count_scores(score_changes(moves))
 
     async def _count_scores(self, changes: dict[tuple[Board, int], int]) -> None:
         if not changes:
             return
         rows = [
-            {**_board_row(board), "points": points, "members": change}
+            (*_board_key(board), points, change)
             for (board, points), change in sorted(changes.items())
         ]
-        statement = _insert(self.session, leaderboard_scores)
-        statement = statement.on_conflict_do_update(
-            index_elements=[*_BOARD, "points"],
-            set_={"members": leaderboard_scores.c.members + statement.excluded.members},
-        ).returning(
-            *(leaderboard_scores.c[name] for name in _BOARD),
-            leaderboard_scores.c.points,
-            leaderboard_scores.c.members,
-        )
         counts = []
-        for chunk in _chunks(rows):
-            for row in await self.session.execute(statement, list(chunk)):
-                board = Board(*(getattr(row, name) for name in _BOARD))
-                points, after = int(row.points), int(row.members)
-                counts.append((board, points, after - changes[(board, points)], after))
+        for row in await self._add(leaderboard_scores, "points", "members", rows):
+            board, points, after = Board(*row[:5]), int(row[5]), int(row[6])
+            counts.append((board, points, after - changes[(board, points)], after))
         await self._drop_emptied(leaderboard_scores, "points", changes)
         blocks = block_changes(counts)
         if not blocks:
             return
         block_rows = [
-            {**_board_row(board), "block": block, "scores": change}
-            for (board, block), change in sorted(blocks.items())
+            (*_board_key(board), block, change) for (board, block), change in sorted(blocks.items())
         ]
-        upsert = _insert(self.session, leaderboard_score_blocks)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[*_BOARD, "block"],
-            set_={"scores": leaderboard_score_blocks.c.scores + upsert.excluded.scores},
-        )
-        for chunk in _chunks(block_rows):
-            await self.session.execute(upsert, list(chunk))
+        await self._add(leaderboard_score_blocks, "block", "scores", block_rows)
         await self._drop_emptied(leaderboard_score_blocks, "block", blocks)
+
+    async def _add(
+        self, table: Any, last_key: str, value: str, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """Insert (board..., last key, value) rows, adding the value to a stored row's on a
+        key conflict; every row as it is after.
+
+        On PostgreSQL one statement takes the rows as one array per column (`unnest`), so
+        it is prepared once and binds seven arrays, not seven parameters per row.
+        """
+        names = [*_BOARD, last_key, value]
+        postgres = self.session.get_bind().dialect.name == "postgresql"
+        statement: Any = postgresql.insert(table) if postgres else sqlite.insert(table)
+        if postgres:
+            arrays = [
+                bindparam(f"rows_{name}", [row[n] for row in rows], type_=ARRAY(table.c[name].type))
+                for n, name in enumerate(names)
+            ]
+            source = func.unnest(*arrays).table_valued(*names).render_derived()
+            statement = statement.from_select(names, select(*(source.c[name] for name in names)))
+        statement = statement.on_conflict_do_update(
+            index_elements=names[:-1], set_={value: table.c[value] + statement.excluded[value]}
+        ).returning(*(table.c[name] for name in names))
+        if postgres:
+            return [tuple(row) for row in await self.session.execute(statement)]
+        found = []
+        for chunk in _chunks(rows):
+            params = [dict(zip(names, row, strict=True)) for row in chunk]
+            found += [tuple(row) for row in await self.session.execute(statement, params)]
+        return found
 
     async def _drop_emptied(
         self, table: Any, column: str, changes: dict[tuple[Board, int], int]
@@ -329,6 +336,10 @@ def _union(*parts: Select[Any]) -> Any:
     """UNION ALL of ordered, limited selects (each wrapped, as SQLite requires), as a subquery."""
     wrapped = [select(*part.subquery().c) for part in parts]
     return union_all(*wrapped).subquery()
+
+
+def _board_key(board: Board) -> tuple[str, ...]:
+    return tuple(str(getattr(board, name)) for name in _BOARD)
 
 
 def _board_row(board: Board) -> dict[str, str]:
