@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 from services.registry import SERVICES
@@ -34,8 +35,16 @@ def ensure_secrets_key(data_dir: Path) -> None:
     os.environ[SECRETS_KEY_ENV] = key_file.read_text(encoding="utf-8").strip()
 
 
-def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = None) -> Host:
-    """A Host running every service on the durable SQLite bus (data_dir/bus.db), a file each."""
+def embedded_host(
+    data_dir: Path,
+    *,
+    services: dict[str, ServiceSpec] | None = None,
+    settings: Mapping[str, object] | None = None,
+) -> Host:
+    """A Host running every service on the durable SQLite bus (data_dir/bus.db), a file each.
+
+    `settings` maps a service name to its settings object, used instead of the environment.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     ensure_secrets_key(data_dir)
     chosen = services or SERVICES
@@ -47,6 +56,7 @@ def embedded_host(data_dir: Path, *, services: dict[str, ServiceSpec] | None = N
         hosted,
         bus=SqliteBus(data_dir / "bus.db"),
         tenancy_db=Database(sqlite_url(data_dir / "hearth.db"), schema="hearth"),
+        settings=settings,
     )
 
 

@@ -351,6 +351,38 @@ class SqliteBus:
         for topic, partition, offset in committed:
             self._committed[(group or "", topic, partition)] = offset
 
+    async def backlog(self) -> dict[str, int]:
+        """Records each consumer group running in this process has not committed, by group.
+
+        Read from the file, so appends and commits of every process count; `{}` when no
+        consumer runs here. All zeros means every event published so far is handled.
+        """
+        groups = {
+            group: {topic for member in members for topic in member.topics}
+            for group, members in self._members.items()
+            if members
+        }
+
+        def query(
+            con: sqlite3.Connection,
+        ) -> tuple[list[tuple[str, int, int]], list[tuple[str, str, int, int]]]:
+            ends = con.execute("SELECT topic, partition, next_offset FROM partitions").fetchall()
+            committed = con.execute(
+                "SELECT consumer_group, topic, partition, next_offset FROM group_offsets"
+            ).fetchall()
+            return ends, committed
+
+        ends, committed = await self._read(query)
+        done = {(group, topic, partition): offset for group, topic, partition, offset in committed}
+        return {
+            group: sum(
+                end - done.get((group, topic, partition), 0)
+                for topic, partition, end in ends
+                if topic in topics
+            )
+            for group, topics in groups.items()
+        }
+
     # group coordination (in this process) ------------------------------------
 
     def _partition_count(self, topic: str) -> int:

@@ -155,3 +155,24 @@ async def test_keys_land_in_the_same_partitions_as_on_the_in_memory_bus(tmp_path
     assert {(r.key, r.partition) for r in records} == {
         (r.key, r.partition) for r in memory.records("t")
     }
+
+
+async def test_backlog_counts_what_each_running_group_has_not_committed(tmp_path: Path) -> None:
+    bus = SqliteBus(tmp_path / "bus.db")
+    await bus.start()
+    try:
+        assert await bus.backlog() == {}
+        await bus.publish_many([Outgoing("t", b"v", f"k{n}".encode()) for n in range(6)])
+        await bus.publish_many([Outgoing("other", b"v", b"k")])
+        busy, idle = bus.consumer(["t"], "busy"), bus.consumer(["t", "other"], "idle")
+        await busy.start()
+        await idle.start()
+        assert await bus.backlog() == {"busy": 6, "idle": 7}
+        records = await busy.fetch(100, 1)
+        await busy.commit({(r.topic, r.partition): r.offset + 1 for r in records})
+        assert await bus.backlog() == {"busy": 0, "idle": 7}
+        await idle.stop()
+        assert await bus.backlog() == {"busy": 0}
+        await busy.stop()
+    finally:
+        await bus.stop()

@@ -1,0 +1,1 @@
+"""`hearth demo`: a bundled sample community replayed through the embedded platform."""

@@ -1,0 +1,373 @@
+"""Replay the sample community through the embedded platform and report what happened.
+
+The demo starts every service in this process on its embedded mode (the durable SQLite
+bus and SQLite files, in a temporary directory unless `data_dir` is given), creates a
+tenant, a community and its bindings through the API, then sends the sample the way the
+platforms would: signed Slack, Telegram and GitHub webhooks, Discord through the
+integrator API. When every consumer has caught up it reads back what the services
+decided, from their topics (like any subscriber) and their APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets as random_secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from services.demo.sample import (
+    GITHUB_REPO,
+    PEOPLE,
+    SLACK_TEAM,
+    TELEGRAM_CHAT,
+    Item,
+    script,
+)
+from services.demo.sandbox import telegram_sandbox
+from services.demo.wire import (
+    Request,
+    Secrets,
+    discord_event,
+    github_request,
+    slack_request,
+    telegram_request,
+)
+from services.embedded import DEV_TENANT, embedded_host, ensure_secrets_key, sqlite_url
+from services.ingest.settings import Settings as IngestSettings
+from shared.bus.sqlite import SqliteBus
+from shared.db.engine import Database
+from shared.events.envelope import Envelope
+from shared.host import Host
+from shared.tenancy.repository import create_key, create_tenant, migrate_tenancy
+
+WATCHED_TOPICS = (
+    "community.events.v1",
+    "moderation.decisions.v1",
+    "moderation.actions.v1",
+    "gamification.awards.v1",
+    "gamification.core_members.v1",
+    "insights.v1",
+)
+
+
+@dataclass
+class Report:
+    """What the replay produced, as plain data (what `render` prints and tests check)."""
+
+    community_id: str = ""
+    sent: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    names: dict[str, str] = field(default_factory=dict)
+    """member id → "username (platform)"."""
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    """Every non-allow decision and conflict alert, with the judged text."""
+    verdicts: Counter[str] = field(default_factory=Counter)
+    actions: list[dict[str, Any]] = field(default_factory=list)
+    sanctions: list[dict[str, Any]] = field(default_factory=list)
+    leaderboard: list[dict[str, Any]] = field(default_factory=list)
+    badges: Counter[str] = field(default_factory=Counter)
+    core: list[str] = field(default_factory=list)
+    clusters: list[dict[str, Any]] = field(default_factory=list)
+    routed: list[dict[str, Any]] = field(default_factory=list)
+    platform_calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    """What the platforms were asked to do: (platform, API method, parameters)."""
+
+
+class DemoError(RuntimeError):
+    """The replay could not be set up or did not settle."""
+
+
+async def run_demo(
+    data_dir: Path,
+    *,
+    now: datetime | None = None,
+    settle_timeout: float = 180.0,
+    progress: Callable[[str], None] | None = None,
+) -> Report:
+    """Replay the sample into a fresh embedded platform in `data_dir`; the report."""
+    say = progress or (lambda _message: None)
+    _prepare(data_dir)
+    key = await _bootstrap(data_dir)
+    report = Report()
+    items = script(now)
+    async with telegram_sandbox() as sandbox:
+        ingest = IngestSettings(telegram_api_url=sandbox.url)
+        host = embedded_host(data_dir, settings={"ingest": ingest})
+        await _replay_into(host, key, items, report, settle_timeout, say)
+        telegram_actions = sum(1 for a in report.actions if a.get("platform") == "telegram")
+        await sandbox.wait_for(telegram_actions, timeout=30)
+        report.platform_calls = [("telegram", method, params) for method, params in sandbox.calls]
+    return report
+
+
+async def _replay_into(
+    host: Host,
+    key: str,
+    items: list[Item],
+    report: Report,
+    settle_timeout: float,
+    say: Callable[[str], None],
+) -> None:
+    app = host.create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport,
+            base_url="http://hearth.demo",
+            timeout=60,
+            headers={"Authorization": f"Bearer {key}"},
+        ) as client:
+            say("creating the community and its bindings")
+            secrets = await _setup(client)
+            report.community_id = secrets.community_id
+            say(f"replaying {len(items)} items from Slack, Telegram, Discord and GitHub")
+            started = time.monotonic()
+            await _replay(client, items, secrets, report)
+            bus = host.bus
+            assert isinstance(bus, SqliteBus)
+            say("waiting for moderation, gamification and insights to catch up")
+            await _settle(bus, settle_timeout)
+            core = await client.post(
+                f"/v1/gamification/communities/{secrets.community_id}/core/evaluations", json={}
+            )
+            if core.status_code < 300:
+                await _settle(bus, settle_timeout)
+            report.seconds = time.monotonic() - started
+            await _read_topics(bus, report)
+            await _read_apis(client, report)
+            await _names(client, report)
+            # Actions are sent by ingest's dispatcher after the decisions: give it time.
+            await _settle(bus, settle_timeout)
+
+
+def _prepare(data_dir: Path) -> None:
+    if (data_dir / "bus.db").exists():
+        raise DemoError(f"{data_dir} already holds a Hearth; the demo needs an empty directory")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    ensure_secrets_key(data_dir)
+
+
+async def _bootstrap(data_dir: Path) -> str:
+    db = Database(sqlite_url(data_dir / "hearth.db"), schema="hearth")
+    try:
+        await migrate_tenancy(db)
+        await create_tenant(db, DEV_TENANT, "Development")
+        key = await create_key(db, tenant_id=DEV_TENANT, name="dev admin", scopes=["admin"])
+    finally:
+        await db.dispose()
+    _save_key(data_dir / "dev-api-key", key)
+    return key
+
+
+def _save_key(path: Path, key: str) -> None:
+    """Where `hearth dev` looks for the admin key of its tenant."""
+    path.write_text(key + "\n", encoding="utf-8")
+    path.chmod(0o600)
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: Any) -> dict[str, Any]:
+    answer = await client.post(path, json=body)
+    if answer.status_code >= 300:
+        raise DemoError(f"POST {path}: {answer.status_code} {answer.text[:500]}")
+    result: dict[str, Any] = answer.json()
+    return result
+
+
+async def _setup(client: httpx.AsyncClient) -> Secrets:
+    community = await _post(
+        client, "/v1/ingest/communities", {"name": "Lumen", "time_zone": "Europe/Berlin"}
+    )
+    community_id = community["id"]
+    signing, token, hook = (random_secrets.token_hex(16) for _ in range(3))
+    base = f"/v1/ingest/communities/{community_id}/bindings"
+    slack = await _post(
+        client,
+        base,
+        {"platform": "slack", "external_id": SLACK_TEAM, "secrets": {"signing_secret": signing}},
+    )
+    telegram = await _post(
+        client,
+        base,
+        {
+            "platform": "telegram",
+            "external_id": TELEGRAM_CHAT,
+            "secrets": {"secret_token": token, "bot_token": "700000:demo-token-not-real"},
+        },
+    )
+    github = await _post(
+        client,
+        base,
+        {
+            "platform": "github",
+            "external_id": GITHUB_REPO.split("/")[0],
+            "secrets": {"webhook_secret": hook},
+        },
+    )
+    return Secrets(
+        signing,
+        slack["webhook_path"],
+        token,
+        telegram["webhook_path"],
+        hook,
+        github["webhook_path"],
+        community_id,
+    )
+
+
+async def _replay(
+    client: httpx.AsyncClient, items: list[Item], secrets: Secrets, report: Report
+) -> None:
+    builders: dict[str, Callable[[Item, list[Item], Secrets], Request]] = {
+        "slack": slack_request,
+        "telegram": telegram_request,
+        "github": github_request,
+    }
+    for item in items:
+        if item.platform == "discord":
+            request = Request(
+                "/v1/ingest/events",
+                json.dumps(discord_event(item, items, secrets.community_id)).encode(),
+                {"Content-Type": "application/json"},
+            )
+        else:
+            request = builders[item.platform](item, items, secrets)
+        answer = await _patiently(client, request)
+        if answer.status_code >= 300:
+            report.refused.append(
+                f"{item.platform} #{item.seq}: {answer.status_code} {answer.text[:200]}"
+            )
+        else:
+            report.sent[item.platform] += 1
+
+
+async def _patiently(client: httpx.AsyncClient, request: Request) -> httpx.Response:
+    """Send, honouring 429 Retry-After the way a platform's retry would."""
+    for _ in range(30):
+        answer = await client.post(request.path, content=request.body, headers=request.headers)
+        if answer.status_code != 429:
+            return answer
+        await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
+    return answer
+
+
+async def _settle(bus: SqliteBus, timeout: float) -> None:
+    """Wait until every consumer group committed everything, twice in a row."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    while time.monotonic() < deadline:
+        backlog = await bus.backlog()
+        quiet = quiet + 1 if backlog and not any(backlog.values()) else 0
+        if quiet >= 3:
+            return
+        await asyncio.sleep(0.5)
+    raise DemoError(f"the services did not catch up within {timeout:.0f} s: {backlog}")
+
+
+async def _read_topics(bus: SqliteBus, report: Report) -> None:
+    """Read every watched topic from its start, as a new subscriber would."""
+    consumer = bus.consumer(WATCHED_TOPICS, f"demo-report-{random_secrets.token_hex(4)}")
+    await consumer.start()
+    envelopes: list[tuple[str, Envelope]] = []
+    try:
+        while records := await consumer.fetch(5000, 0.2):
+            envelopes += [
+                (r.topic, Envelope.from_kafka(r.key, r.value, r.headers)) for r in records
+            ]
+    finally:
+        await consumer.stop()
+    texts = {
+        envelope.id: (envelope.data.get("content") or {}).get("text") or ""
+        for topic, envelope in envelopes
+        if topic == "community.events.v1"
+    }
+    for topic, envelope in envelopes:
+        _note(topic, envelope.data, report, texts)
+
+
+def _note(topic: str, data: dict[str, Any], report: Report, texts: dict[str, str]) -> None:
+    kind = data.get("type", "")
+    if topic == "moderation.decisions.v1":
+        if kind == "moderation.decision.made":
+            report.verdicts[data.get("verdict", "?")] += 1
+            if data.get("verdict") != "allow":
+                report.decisions.append(data | {"text": texts.get(data["subject_event_id"], "")})
+        elif kind == "moderation.conflict.detected":
+            report.decisions.append(data | {"text": ""})
+    elif topic == "moderation.actions.v1":
+        report.actions.append(data)
+    elif topic == "gamification.awards.v1" and kind == "gamification.badge.awarded":
+        report.badges[f"{data.get('badge')}{'/' + data['tier'] if data.get('tier') else ''}"] += 1
+    elif topic == "gamification.core_members.v1" and data.get("core_member"):
+        report.core.append(data["member_id"])
+    elif topic == "insights.v1" and kind == "insights.insight.routed":
+        report.routed.append(data)
+
+
+async def _read_apis(client: httpx.AsyncClient, report: Report) -> None:
+    community = report.community_id
+    answer = await client.get("/v1/moderation/sanctions", params={"community_id": community})
+    if answer.status_code == 200:
+        report.sanctions = answer.json().get("items", [])
+    answer = await client.get(
+        f"/v1/gamification/communities/{community}/leaderboard",
+        params={"period": "all_time", "limit": 10},
+    )
+    if answer.status_code == 200:
+        report.leaderboard = answer.json().get("entries", [])
+    answer = await client.get(
+        f"/v1/insights/communities/{community}/clusters", params={"limit": 10}
+    )
+    if answer.status_code == 200:
+        body = answer.json()
+        report.clusters = body.get("clusters", body.get("items", []))
+
+
+async def _names(client: httpx.AsyncClient, report: Report) -> None:
+    personas = {(p.platform, p.user_id): p for p in PEOPLE.values()}
+    wanted = {entry["member_id"] for entry in report.leaderboard}
+    wanted |= set(report.core)
+    wanted |= {s["member"] for s in report.sanctions if s.get("member")}
+    wanted |= {d["member_id"] for d in report.decisions if d.get("member_id")}
+    for member_id in wanted:
+        answer = await client.get(f"/v1/ingest/members/{member_id}")
+        if answer.status_code != 200:
+            continue
+        for identity in answer.json().get("identities", []):
+            persona = personas.get((identity.get("platform"), identity.get("platform_user_id")))
+            if persona is not None:
+                report.names[member_id] = f"{persona.name} ({persona.platform})"
+                break
+
+
+def as_json(report: Report) -> dict[str, Any]:
+    """The report as JSON-ready data."""
+    return {
+        "community_id": report.community_id,
+        "sent": dict(report.sent),
+        "refused": report.refused,
+        "seconds": round(report.seconds, 1),
+        "verdicts": dict(report.verdicts),
+        "decisions": report.decisions,
+        "sanctions": report.sanctions,
+        "platform_calls": [
+            {"platform": platform, "method": method, "params": params}
+            for platform, method, params in report.platform_calls
+        ],
+        "leaderboard": [
+            entry | {"name": report.names.get(entry["member_id"], "")}
+            for entry in report.leaderboard
+        ],
+        "badges": dict(report.badges),
+        "core": [{"member_id": m, "name": report.names.get(m, "")} for m in report.core],
+        "clusters": report.clusters,
+        "routed": report.routed,
+    }
