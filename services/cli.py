@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -22,7 +23,7 @@ from shared.bus.port import Bus, BusUnavailable
 from shared.db.engine import Database
 from shared.db.migrations import autogenerate, upgrade
 from shared.events.schema import render_docs, write_docs
-from shared.observability.logging import configure_logging
+from shared.observability.logging import LOG_FORMATS, configure_logging, resolve_log_format
 from shared.settings import ServiceSettings
 from shared.tenancy.repository import (
     KeyInfo,
@@ -51,19 +52,67 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 DataDir = Annotated[Path, typer.Option(help="Where the embedded mode keeps its SQLite files.")]
 
 
+LogFormat = Annotated[
+    str,
+    typer.Option(
+        envvar="HEARTH_LOG_FORMAT",
+        help="auto (coloured lines on a terminal, JSON otherwise) | json | console",
+    ),
+]
+# Startup chatter a newcomer does not need at INFO: a record per migration, uvicorn's
+# banner. `--log-level DEBUG` shows them again.
+STARTUP_LOGGERS = ("alembic", "uvicorn.error")
+log = logging.getLogger("hearth.cli")
+
+
+def _configure_logging(level: str, log_format: str) -> str:
+    """Configure logging; return the format chosen (json or console)."""
+    if log_format not in LOG_FORMATS:
+        console.print(f"[red]--log-format {log_format!r}[/]: choose from {', '.join(LOG_FORMATS)}")
+        raise typer.Exit(2)
+    configure_logging(level, log_format=log_format)
+    return resolve_log_format(log_format)
+
+
 @app.command()
 def dev(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port.")] = 8000,
     data_dir: DataDir = Path(".hearth"),
     log_level: str = "INFO",
+    log_format: LogFormat = "auto",
 ) -> None:
     """Run all four services in one process: durable bus and databases in SQLite, ./.hearth/."""
-    configure_logging(log_level)
+    chosen = _configure_logging(log_level, log_format)
+    if logging.getLevelName(log_level.upper()) != logging.DEBUG:
+        for name in STARTUP_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
     asyncio.run(_bootstrap_dev(data_dir))
     hosted = embedded_host(data_dir)
-    console.print(f"[bold]Hearth[/] embedded on http://{host}:{port}  (docs: /docs)")
+    hosted.on_started = lambda started: _print_ready(started, host, port, data_dir, chosen)
     uvicorn.run(hosted.create_app(), host=host, port=port, log_config=None, access_log=False)
+
+
+def _print_ready(host: object, address: str, port: int, data_dir: Path, chosen: str) -> None:
+    """Say in a few lines where everything is, once every service started."""
+    base = f"http://{address}:{port}"
+    where = {
+        "api": f"{base}/v1/",
+        "docs": f"{base}/docs",
+        "metrics": f"{base}/metrics",
+        "key_file": str(data_dir.resolve() / "dev-api-key"),
+        "data_dir": str(data_dir.resolve()),
+    }
+    services = [hosted.spec.name for hosted in getattr(host, "services", [])]
+    if chosen == "json":
+        log.info("hearth is ready", extra={**where, "services": services, "tenant": DEV_TENANT})
+        return
+    console.print(f"[bold green]Hearth is ready[/]: {', '.join(services)} in one process")
+    for label, key in (("API", "api"), ("Docs", "docs"), ("Metrics", "metrics")):
+        console.print(f"  {label:<8} [cyan]{where[key]}[/]")
+    console.print(f"  {'Key':<8} {where['key_file']}  (tenant {DEV_TENANT}, scope admin)")
+    console.print(f"  {'Data':<8} {where['data_dir']}")
+    console.print("  Stop with Ctrl+C; what was acknowledged is kept for the next start.")
 
 
 async def _bootstrap_dev(data_dir: Path) -> None:
@@ -72,9 +121,6 @@ async def _bootstrap_dev(data_dir: Path) -> None:
     try:
         await migrate_tenancy(db)
         if await tenant_exists(db, DEV_TENANT):
-            key_file = data_dir / "dev-api-key"
-            if key_file.exists():
-                console.print(f"admin API key of tenant [bold]{DEV_TENANT}[/] is in {key_file}")
             return
         await create_tenant(db, DEV_TENANT, "Development")
         key = await create_key(db, tenant_id=DEV_TENANT, name="dev admin", scopes=["admin"])
@@ -83,7 +129,11 @@ async def _bootstrap_dev(data_dir: Path) -> None:
     key_file = data_dir / "dev-api-key"
     key_file.write_text(key + "\n", encoding="utf-8")
     key_file.chmod(0o600)
-    console.print(f"created tenant [bold]{DEV_TENANT}[/]; admin API key (saved to {key_file}):")
+    log.info(
+        "created tenant %s and an admin API key; it is printed once, on stdout",
+        DEV_TENANT,
+        extra={"key_file": str(key_file.resolve())},
+    )
     print(key, flush=True)
 
 
@@ -92,18 +142,21 @@ def serve(
     service: Annotated[str, typer.Argument(help="ingest | moderation | gamification | insights")],
     host: Annotated[str | None, typer.Option(help="Overrides HEARTH_<SERVICE>_HOST.")] = None,
     port: Annotated[int | None, typer.Option(help="Overrides HEARTH_<SERVICE>_PORT.")] = None,
+    log_format: LogFormat = "auto",
 ) -> None:
     """Run one service on Kafka and PostgreSQL (the distributed mode)."""
-    serve_service(service, host=host, port=port)
+    serve_service(service, host=host, port=port, log_format=log_format)
 
 
-def serve_service(service: str, *, host: str | None = None, port: int | None = None) -> None:
+def serve_service(
+    service: str, *, host: str | None = None, port: int | None = None, log_format: str = "auto"
+) -> None:
     """Run one service until interrupted."""
     if service not in SERVICES:
         console.print(f"[red]unknown service {service!r}[/]; choose from {', '.join(SERVICES)}")
         raise typer.Exit(2)
     settings = _settings_of(service)
-    configure_logging(settings.log_level)
+    _configure_logging(settings.log_level, log_format)
     hosted = distributed_host(
         service,
         database_url=settings.database.url,

@@ -189,24 +189,80 @@ class JsonFormatter(logging.Formatter):
         return jsonlib.dumps(line, default=str, ensure_ascii=False)
 
 
+class ConsoleFormatter(logging.Formatter):
+    """The message, then the context and `extra=` fields as key=value (for a terminal)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the text rich prints after the time and level."""
+        fields = {
+            key: getattr(record, key)
+            for key in ("event_id", "trace_id")
+            if getattr(record, key, None) is not None
+        }
+        fields.update(
+            (key, value)
+            for key, value in extra_fields(record).items()
+            if key not in fields and key not in _CONTEXT_FIELDS and value is not None
+        )
+        where = getattr(record, "service", None) or record.name
+        text = f"{where}: {record.getMessage()}"
+        if fields:
+            text += "  " + " ".join(f"{key}={value}" for key, value in fields.items())
+        return text
+
+
+LOG_FORMATS = ("auto", "json", "console")
+
+
+def resolve_log_format(log_format: str, stream: TextIO | None = None) -> str:
+    """`json` or `console`: `auto` is console on a terminal, JSON for files, pipes, collectors."""
+    if log_format not in LOG_FORMATS:
+        raise ValueError(f"log format {log_format!r}: choose from {', '.join(LOG_FORMATS)}")
+    if log_format != "auto":
+        return log_format
+    out = stream or sys.stderr
+    return "console" if out.isatty() else "json"
+
+
 def configure_logging(
     level: str = "INFO",
     json: bool = True,
     *,
     service: str | None = None,
     stream: TextIO | None = None,
+    log_format: str | None = None,
 ) -> None:
-    """Send all logging to stderr (or stream), as JSON lines unless json is False."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    """Send all logging to stderr (or stream), as JSON lines unless json is False.
+
+    `log_format` (auto, json or console) overrides `json`: console is rich's coloured lines,
+    secrets redacted the same way, tracebacks without local variables.
+    """
+    out = stream or sys.stderr
+    chosen = resolve_log_format(log_format, out) if log_format else ("json" if json else "text")
+    handler: logging.Handler
+    if chosen == "console":
+        from rich.console import Console
+        from rich.logging import RichHandler
+
+        handler = RichHandler(
+            console=Console(file=out, stderr=out is sys.stderr),
+            show_path=False,
+            rich_tracebacks=True,
+            tracebacks_show_locals=False,
+            log_time_format="%H:%M:%S",
+        )
+        handler.setFormatter(ConsoleFormatter())
+    else:
+        handler = logging.StreamHandler(out)
+        handler.setFormatter(
+            JsonFormatter()
+            if chosen == "json"
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(trace_id)s] %(message)s")
+        )
     handler.set_name(_HANDLER_NAME)
     handler.addFilter(RateLimitFilter())
     handler.addFilter(ContextFilter(service))
     handler.addFilter(RedactSecretsFilter())
-    handler.setFormatter(
-        JsonFormatter()
-        if json
-        else logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(trace_id)s] %(message)s")
-    )
     root = logging.getLogger()
     for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
