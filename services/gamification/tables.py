@@ -229,6 +229,25 @@ core_evaluations = Table(
     Column("evaluated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
+# The last days of scored activity as the rules saw it (domain/facts.py), kept so that a
+# candidate ruleset can be simulated on it (services/gamification/simulation.py).
+recent_facts = Table(
+    "recent_facts",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("event_id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False, comment="activity or deletion"),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("fact", Text, nullable=False, comment="the Fact as JSON (no member text)"),
+)
+Index(
+    "ix_recent_facts_community",
+    recent_facts.c.tenant_id,
+    recent_facts.c.community_id,
+    recent_facts.c.occurred_at,
+)
+
 # What a deletion or reaction removal names (a message or reaction), and its state.
 content_refs = Table(
     "content_refs",
