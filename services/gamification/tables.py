@@ -248,6 +248,50 @@ Index(
     recent_facts.c.occurred_at,
 )
 
+# Campaigns (contests, AMAs, UGC challenges): the organisers' spec (JSON, validated by
+# domain/campaigns.py), the entries recognised while they run and the votes on them.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Column("community_id", String(64), nullable=False),
+    Column("spec", Text, nullable=False, comment="CampaignSpec as JSON"),
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=True),
+    Column("winners", Text, nullable=True, comment="the winners as JSON, once closed"),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+Index("ix_campaigns_running", campaigns.c.tenant_id, campaigns.c.community_id, campaigns.c.ends_at)
+
+campaign_entries = Table(
+    "campaign_entries",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Column("entry_id", String(64), primary_key=True, comment="the entry message's event id"),
+    Column("member_id", String(64), nullable=False),
+    Column("platform_user_id", String(128), nullable=False),
+    Column("message_ref", String(64), nullable=False, comment="sha256 of the message reference"),
+    Column("posted_at", DateTime(timezone=True), nullable=False),
+    Column("jury_rank", Integer, nullable=True),
+    Column("withdrawn", Boolean, nullable=False, comment="deleted or removed by moderation"),
+)
+Index("ix_campaign_entries_message", campaign_entries.c.tenant_id, campaign_entries.c.message_ref)
+
+# One vote per member per entry: the key says so.
+campaign_votes = Table(
+    "campaign_votes",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("campaign_id", String(64), primary_key=True),
+    Column("entry_id", String(64), primary_key=True),
+    Column("voter_member_id", String(64), primary_key=True),
+    Column("voted_at", DateTime(timezone=True), nullable=False),
+)
+
 # What a deletion or reaction removal names (a message or reaction), and its state.
 content_refs = Table(
     "content_refs",
