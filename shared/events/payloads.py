@@ -145,6 +145,10 @@ class ActionKind(StrEnum):
     BAN = "ban"
     UNBAN = "unban"
     UNMUTE = "unmute"
+    ANNOUNCE = "announce"
+    """post `text` as a new message in `channel_id` (gamification's campaigns)"""
+    GRANT_ROLE = "grant_role"
+    """give `platform_user_id` the platform role `role_id` (a campaign's winners)"""
 
 
 class ModerationAction(_Payload):
@@ -160,6 +164,10 @@ class ModerationAction(_Payload):
     platform_user_id: str | None = None
     duration_seconds: int | None = Field(default=None, ge=1)
     reason: str | None = None
+    text: str | None = Field(
+        default=None, max_length=4_000, description="announce: the message to post"
+    )
+    role_id: str | None = Field(default=None, description="grant_role: the platform role")
 
 
 # ingest.action_results.v1 --------------------------------------------------

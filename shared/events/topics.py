@@ -97,7 +97,8 @@ MODERATION_ACTIONS = Topic(
     key="community_id:platform_user_id",
     payload=ModerationAction,
     event_types=ActionEventType,
-    description="Commands for connectors: delete, hide, warn, mute, ban, unban, unmute.",
+    description="Commands for connectors: delete, hide, warn, mute, ban, unban, unmute; "
+    "from gamification's campaigns also announce (post a message) and grant_role.",
 )
 ACTION_RESULTS = Topic(
     name="ingest.action_results.v1",
