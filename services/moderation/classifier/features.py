@@ -92,7 +92,8 @@ def canonical(text: str, language: str) -> str:
 
 
 @lru_cache(maxsize=65536)
-def _word_features(word: str) -> tuple[str, ...]:
+def word_features(word: str) -> tuple[str, ...]:
+    """The character n-grams of one word, padded with spaces, and the word itself."""
     padded = f" {word} "
     grams = {
         padded[start : start + size]
@@ -108,7 +109,7 @@ def features(text: str, language: str) -> set[str]:
     words = canonical(text, language).split()
     out: set[str] = set()
     for index, word in enumerate(words):
-        out.update(_word_features(word))
+        out.update(word_features(word))
         if index:
             out.add("b:" + words[index - 1] + " " + word)
     return out

@@ -17,11 +17,18 @@ from typing import Any
 
 import numpy as np
 
-from services.moderation.classifier.features import MIN_FEATURES, features, language_of
+from services.moderation.classifier.features import (
+    MIN_FEATURES,
+    canonical,
+    language_of,
+    word_features,
+)
 
 ATTRIBUTES = ("toxicity", "insult", "threat", "profanity", "sexual", "spam")
 LANGUAGES = ("en", "ru")
 MODEL_PATH = Path(__file__).with_name("model.json")
+WORD_CACHE = 200_000
+"""Words whose model rows are kept per language (a few MiB at most)."""
 
 
 class _LanguageModel:
@@ -33,6 +40,17 @@ class _LanguageModel:
         self.weights = np.vstack([weights, np.zeros((1, weights.shape[1]), np.float32)])
         self.bias = np.asarray(spec["bias"], dtype=np.float32)
         self.empty = len(names)
+        self._rows_of_word: dict[str, frozenset[int]] = {}
+
+    def _word_rows(self, word: str) -> frozenset[int]:
+        """The model's rows of one word's features (cached: words repeat across texts)."""
+        rows = self._rows_of_word.get(word)
+        if rows is None:
+            index = self.index
+            rows = frozenset(index[name] for name in word_features(word) if name in index)
+            if len(self._rows_of_word) < WORD_CACHE:
+                self._rows_of_word[word] = rows
+        return rows
 
     def logits(self, texts: Sequence[str], language: str) -> np.ndarray:
         rows: list[int] = []
@@ -40,11 +58,18 @@ class _LanguageModel:
         scale = np.empty(len(texts), dtype=np.float32)
         index = self.index
         for position, text in enumerate(texts):
-            found = features(text, language)
+            words = canonical(text, language).split()
+            # The same features as `features(text)`, counted distinct, but gathered as
+            # cached row sets per word: no per-text set of feature strings to look up.
+            pairs = {"b:" + words[i - 1] + " " + words[i] for i in range(1, len(words))}
+            unique = set(words)
+            count = len(pairs) + len(set().union(*(word_features(w) for w in unique)))
+            found = set().union(*(self._word_rows(w) for w in unique))
+            found.update(index[pair] for pair in pairs if pair in index)
             starts.append(len(rows))
-            rows.extend(index[name] for name in found if name in index)
+            rows.extend(found)
             rows.append(self.empty)
-            scale[position] = 1.0 / np.sqrt(max(len(found), MIN_FEATURES))
+            scale[position] = 1.0 / np.sqrt(max(count, MIN_FEATURES))
         gathered = self.weights[np.asarray(rows, dtype=np.intp)]
         if len(texts) == 1:
             sums = gathered.sum(axis=0, keepdims=True)

@@ -320,10 +320,11 @@ class MentionDetector:
 
 def caps_ratio(text: str) -> tuple[float, int]:
     """The share of capital letters among cased letters, and how many cased letters."""
-    cased = [c for c in text if c.isupper() or c.islower()]
+    upper = sum(map(str.isupper, text))
+    cased = upper + sum(map(str.islower, text))
     if not cased:
         return 0.0, 0
-    return sum(c.isupper() for c in cased) / len(cased), len(cased)
+    return upper / cased, cased
 
 
 class CapsDetector:
@@ -334,6 +335,8 @@ class CapsDetector:
 
     def score(self, message: Message, timeout: float) -> float | None:
         """The caps ratio, when over the rule's limit."""
+        if message.text.islower() or len(message.text) < self.rule.min_letters:
+            return None  # no capitals at all, or too short: the common case, decided in C
         ratio, letters = caps_ratio(message.text)
         if letters < self.rule.min_letters or ratio <= self.rule.max_ratio:
             return None

@@ -93,6 +93,8 @@ detect_language = language_of
 
 
 def _exempted(exempt: Exempt, message: Message) -> bool:
+    if not (exempt.channels or exempt.members or exempt.roles):
+        return False  # most rules exempt nobody: no sets built per message
     return bool(
         (message.channel_id is not None and message.channel_id in exempt.channels)
         or message.author_ids & set(exempt.members)
@@ -140,13 +142,14 @@ class Engine:
         """`evaluate` for many messages, the classifier run once on the whole batch.
 
         Flood rules see no history here (as in `/evaluate`)."""
+        languages = [detect_language(message.text) for message in messages]
         model_scores: list[dict[str, float] | None] = [None] * len(messages)
         if self.classifier is not None:
             texts = [message.text for message in messages]
-            model_scores = list(self.classifier.score_many(texts))
+            model_scores = list(self.classifier.score_many(texts, languages))
         return [
-            self.evaluate(message, model_scores=scores)
-            for message, scores in zip(messages, model_scores, strict=True)
+            self.evaluate(message, model_scores=scores, language=language)
+            for message, scores, language in zip(messages, model_scores, languages, strict=True)
         ]
 
     @property
@@ -160,14 +163,16 @@ class Engine:
         recent: Mapping[int, int] | None = None,
         *,
         model_scores: Mapping[str, float] | None = None,
+        language: str | None = None,
     ) -> Evaluation:
         """Every matching rule and classifier attribute over its threshold, the strongest
         action among them, and a score per category (the higher of rules and model).
 
         `recent[seconds]` counts the author's messages in that window, this one included;
-        `model_scores` are the classifier's, when the caller scored a batch already.
+        `model_scores` are the classifier's, when the caller scored a batch already, and
+        `language` the text's, when the caller detected it already.
         """
-        language = detect_language(message.text)
+        language = language or detect_language(message.text)
         if _exempted(self.ruleset.exempt, message):
             return Evaluation(Verdict.ALLOW, [], {}, language, exempt=True)
         hits: list[Hit] = []
