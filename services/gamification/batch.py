@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from services.gamification.campaigns import CampaignRecorder, Cue
 from services.gamification.domain import levels, scoring
 from services.gamification.domain.facts import Fact
 from services.gamification.domain.leaderboard import Line, deltas
@@ -51,9 +52,10 @@ Member = tuple[str, str, str]
 
 @dataclass(frozen=True)
 class Activity:
-    """An activity to score."""
+    """An activity to score (and, with its cue, to check for campaign entries and votes)."""
 
     fact: Fact
+    cue: Cue | None = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Deletion:
     """A message deleted or a reaction taken back."""
 
     fact: Fact
+    cue: Cue | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class Batch:
         self.store = store
         self.outbox = outbox
         self.boards = Leaderboards(store.session)
+        self.campaigns = CampaignRecorder(store.session)
         self.queued: list[Work] = []
 
     def add(self, work: Work) -> None:
@@ -143,6 +147,14 @@ class Batch:
                 state.dirty_moderated.add((work.tenant_id, work.source_event_id))
                 self._reconcile(state, work.tenant_id, work.source_event_id, work.cause)
         await self._write(queued, state)
+        await self.campaigns.record(
+            [w.cue for w in queued if not isinstance(w, Moderation) and w.cue is not None],
+            [
+                (w.tenant_id, w.source_event_id, w.removed)
+                for w in queued
+                if isinstance(w, Moderation)
+            ],
+        )
 
     # --- 1. read once ---------------------------------------------------------
 
