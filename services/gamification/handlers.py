@@ -19,6 +19,7 @@ from datetime import datetime
 
 from services.gamification import merging
 from services.gamification.batch import Activity, Deletion, Moderation
+from services.gamification.campaigns import cue_of
 from services.gamification.domain.facts import fact_of
 from services.gamification.domain.rules import DEFAULT_RULESET, Ruleset, stored_ruleset
 from services.gamification.uow import GamificationUoW
@@ -39,12 +40,16 @@ async def ruleset_at(
 
 async def award_for_activity(event: CommunityEvent, uow: GamificationUoW) -> None:
     """Apply the community's ruleset to one activity; record every decision, even 0."""
-    uow.batch.add(Activity(fact_of(event)))
+    fact = fact_of(event)
+    uow.batch.add(Activity(fact, cue_of(event, fact.emoji)))
+    uow.facts.add("activity", fact)  # kept a while, for simulating rulesets
 
 
 async def revoke_for_deleted(event: CommunityEvent, uow: GamificationUoW) -> None:
     """A message deleted or a reaction taken back: cancel what it earned."""
-    uow.batch.add(Deletion(fact_of(event)))
+    fact = fact_of(event)
+    uow.batch.add(Deletion(fact, cue_of(event, fact.emoji)))
+    uow.facts.add("deletion", fact)
 
 
 async def revoke_for_removed(decision: ModerationDecision, uow: GamificationUoW) -> None:
