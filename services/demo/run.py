@@ -48,6 +48,7 @@ from shared.events.envelope import Envelope
 from shared.host import Host
 from shared.tenancy.repository import create_key, create_tenant, migrate_tenancy
 
+IN_FLIGHT = 8
 WATCHED_TOPICS = (
     "community.events.v1",
     "moderation.decisions.v1",
@@ -231,7 +232,14 @@ async def _replay(
         "telegram": telegram_request,
         "github": github_request,
     }
-    for item in items:
+    # Platforms deliver concurrently; a reaction or a comment still leaves only after the
+    # message it is about was acknowledged, as on the platforms themselves.
+    acknowledged = {item.seq: asyncio.Event() for item in items}
+    in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    async def deliver(item: Item) -> None:
+        if item.target is not None:
+            await acknowledged[item.target].wait()
         if item.platform == "discord":
             request = Request(
                 "/v1/ingest/events",
@@ -240,7 +248,9 @@ async def _replay(
             )
         else:
             request = builders[item.platform](item, items, secrets)
-        answer = await _patiently(client, request)
+        async with in_flight:
+            answer = await _patiently(client, request)
+        acknowledged[item.seq].set()
         if answer.status_code >= 300:
             report.refused.append(
                 f"{item.platform} #{item.seq}: {answer.status_code} {answer.text[:200]}"
@@ -248,12 +258,16 @@ async def _replay(
         else:
             report.sent[item.platform] += 1
 
+    async with asyncio.TaskGroup() as tasks:
+        for item in items:
+            tasks.create_task(deliver(item))
+
 
 async def _patiently(client: httpx.AsyncClient, request: Request) -> httpx.Response:
-    """Send, honouring 429 Retry-After the way a platform's retry would."""
+    """Send; on 429 or 503 wait as Retry-After says and send again, as the platforms do."""
     for _ in range(30):
         answer = await client.post(request.path, content=request.body, headers=request.headers)
-        if answer.status_code != 429:
+        if answer.status_code not in (429, 503):
             return answer
         await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
     return answer
