@@ -5,13 +5,20 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, field_validator
 
-from services.gamification import grants
+from services.gamification import grants, simulation
+from services.gamification.api import _YAML_BODY, _invalid
+from services.gamification.domain.rules import (
+    MAX_YAML_BYTES,
+    InvalidRuleset,
+    RulesetProblem,
+    parse_ruleset,
+)
 from services.gamification.uow import GamificationUoW, TransactionDep
 from shared.api.auth import Caller, require_community, require_scopes
-from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound
+from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound, PayloadTooLarge
 from shared.events.envelope import new_event_id, utcnow
 
 router = APIRouter(prefix="/v1/gamification", tags=["gamification"])
@@ -226,4 +233,78 @@ async def evaluate_core(community_id: str, caller: WriteDep, uow: UoWDep) -> Cor
     )
     return CoreEvaluation(
         community_id=community_id, core=found.core, entered=found.entered, left=found.left
+    )
+
+
+class MemberEffect(BaseModel):
+    """One member's points from the simulated activity: in the ledger now, and simulated."""
+
+    member_id: str
+    current: int
+    simulated: int
+    difference: int
+    level_now: int = Field(description="the member's level with their whole total now")
+    level_simulated: int = Field(description="their level had the candidate been in force")
+
+
+class PointsSum(BaseModel):
+    current: int
+    simulated: int
+
+
+class TopN(BaseModel):
+    current: list[str] = Field(description="the best members by points over the span now")
+    simulated: list[str]
+
+
+class SimulationReport(BaseModel):
+    """What a candidate ruleset would change over the community's recent activity."""
+
+    community_id: str
+    since: datetime
+    events: int = Field(description="activities and deletions replayed")
+    truncated: bool = Field(description=f"true when only the latest {simulation.MAX_FACTS} were")
+    points: PointsSum
+    members: list[MemberEffect] = Field(description="largest differences first")
+    top: TopN
+
+
+@router.post(
+    "/communities/{community_id}/rules/simulate",
+    responses=PROBLEM_RESPONSES,
+    summary="Simulate a candidate ruleset on recent activity (changes nothing)",
+    description="Replays the community's activity of the last `days` days (at most "
+    f"{simulation.SIMULATE_DAYS}; removals by moderation as known now) through the real "
+    "scorer with the candidate YAML, and answers the difference per member in points and "
+    "levels, and the top N, against what the same activity nets in the ledger now. "
+    "Nothing is stored: no version, no ledger line, no event. 422 with the line of each "
+    "problem for an invalid ruleset. Scope gamification:write.",
+    openapi_extra=_YAML_BODY,
+)
+async def simulate_rules(
+    community_id: str,
+    request: Request,
+    caller: WriteDep,
+    uow: UoWDep,
+    days: Annotated[int, Query(ge=1, le=simulation.SIMULATE_DAYS)] = 7,
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SimulationReport:
+    require_community(caller, community_id)
+    if not await uow.ledger.community_known(caller, community_id):
+        raise NotFound("No such community.")
+    raw = await request.body()
+    if len(raw) > MAX_YAML_BYTES:
+        raise PayloadTooLarge(f"A ruleset is at most {MAX_YAML_BYTES} bytes.")
+    try:
+        text = raw.decode()
+        parse_ruleset(text)
+    except UnicodeDecodeError:
+        raise _invalid([RulesetProblem(1, "", "not UTF-8 text")]) from None
+    except InvalidRuleset as exc:
+        raise _invalid(exc.problems) from None
+    found = await simulation.simulate(
+        uow.recent_facts, uow.badges, caller, community_id, text, days=days, top=top
+    )
+    return SimulationReport.model_validate(
+        {"community_id": community_id, **simulation.as_json(found)}
     )

@@ -9,12 +9,13 @@ scoped by its tenant and, when the key is bound to some, its communities.
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, bindparam, delete, func, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +31,7 @@ from services.gamification.tables import (
     member_totals,
     merged_lines,
     moderated,
+    recent_facts,
     rulesets,
 )
 from shared.api.auth import Caller
@@ -973,3 +975,75 @@ class CoreMembers:
             .order_by(core_members.c.member_id)
         )
         return list(await self.session.execute(query))
+
+
+class RecentFacts:
+    """The last days of scored activity, and what a simulation compares with."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, rows: list[dict[str, Any]]) -> None:
+        """Keep these facts (a redelivered one is kept once)."""
+        for chunk in _chunks(rows):
+            statement = _insert(self.session, recent_facts).on_conflict_do_nothing()
+            await self.session.execute(statement, list(chunk))
+
+    async def prune(self, tenant_id: str, community_id: str, before: datetime) -> None:
+        """Forget the community's facts older than `before`."""
+        await self.session.execute(
+            delete(recent_facts).where(
+                recent_facts.c.tenant_id == tenant_id,
+                recent_facts.c.community_id == community_id,
+                recent_facts.c.occurred_at < before,
+            )
+        )
+
+    async def recent(
+        self, caller: Caller, community_id: str, since: datetime, limit: int
+    ) -> list[tuple[str, str]]:
+        """(kind, fact JSON) of the caller's community since `since`, newest first."""
+        if not caller.can_access_community(community_id):
+            return []
+        query = (
+            select(recent_facts.c.kind, recent_facts.c.fact)
+            .where(
+                recent_facts.c.tenant_id == caller.tenant_id,
+                recent_facts.c.community_id == community_id,
+                recent_facts.c.occurred_at >= since,
+            )
+            .order_by(recent_facts.c.occurred_at.desc(), recent_facts.c.event_id.desc())
+            .limit(limit)
+        )
+        return [(row.kind, row.fact) for row in await self.session.execute(query)]
+
+    async def removed(self, tenant_id: str, sources: set[str]) -> set[str]:
+        """The activities among `sources` moderation has removed (and not restored)."""
+        found: set[str] = set()
+        for chunk in _chunks(sorted(sources)):
+            query = select(moderated.c.source_event_id).where(
+                moderated.c.tenant_id == tenant_id,
+                moderated.c.source_event_id.in_(chunk),
+                moderated.c.removed.is_(True),
+            )
+            found |= set((await self.session.execute(query)).scalars())
+        return found
+
+    async def points_of(
+        self, tenant_id: str, community_id: str, sources: set[str]
+    ) -> dict[str, int]:
+        """member → what these activities net them in the ledger now."""
+        found: dict[str, int] = defaultdict(int)
+        for chunk in _chunks(sorted(sources)):
+            query = (
+                select(ledger.c.member_id, func.sum(ledger.c.points).label("points"))
+                .where(
+                    ledger.c.tenant_id == tenant_id,
+                    ledger.c.community_id == community_id,
+                    ledger.c.source_event_id.in_(chunk),
+                )
+                .group_by(ledger.c.member_id)
+            )
+            for row in await self.session.execute(query):
+                found[row.member_id] += int(row.points)
+        return dict(found)

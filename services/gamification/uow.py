@@ -19,8 +19,10 @@ from services.gamification.repository import (
     Grants,
     Ledger,
     Merges,
+    RecentFacts,
     Rulesets,
 )
+from services.gamification.simulation import FactLog
 from shared.api.uow import transaction
 from shared.db.consuming import UnitOfWork
 from shared.db.outbox import Outbox
@@ -41,6 +43,8 @@ class GamificationUoW(UnitOfWork):
         self.grants = Grants(session)
         self.merges = Merges(session)
         self.core_members = CoreMembers(session)
+        self.recent_facts = RecentFacts(session)
+        self.facts = FactLog(self.recent_facts)
         self.leaderboards = Leaderboards(session)
         self.store = Observed(session)
         self.batch = Batch(self.store, outbox)
@@ -57,6 +61,7 @@ class GamificationUoW(UnitOfWork):
     def _before_commit(self, _session: Session) -> None:
         # The session lives for this one transaction; a flush with nothing queued is a no-op.
         await_(self.batch.flush())
+        await_(self.facts.flush())
         written = self.store.take()
         await_(self.badging.flush(written))
         await_(self.core.flush(written))

@@ -241,6 +241,9 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     ("POST", "/v1/gamification/communities/{community_id}/members/{member_id}/grants"): (
         lambda ids: {"json": {"points": 1000, "reason": "intruder"}}
     ),
+    ("POST", "/v1/gamification/communities/{community_id}/rules/simulate"): lambda ids: yaml(
+        GAMIFICATION_RULES
+    ),
     ("POST", "/v1/insights/analyze"): lambda ids: {
         "json": {"items": [{"id": "1", "text": "The app crashes on upload"}]}
     },
