@@ -53,7 +53,10 @@ bindings = Table(
     Column("options", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("platform", "external_id", name="uq_bindings_platform_external_id"),
+    # Per tenant: another tenant's claim on a workspace id neither blocks nor reveals it.
+    UniqueConstraint(
+        "tenant_id", "platform", "external_id", name="uq_bindings_tenant_platform_external_id"
+    ),
 )
 
 members = Table(

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.ingest import repository
 from services.ingest.api.deps import AdminDep, ContextDep, TenantAdminDep, community_of
+from services.ingest.domain import bounds
 from services.ingest.domain.bindings import binding_errors
 from shared.api.pagination import CursorDep, LimitDep, Page, cursor_str, encode_cursor
 from shared.api.problems import PROBLEM_RESPONSES, Conflict, NotFound, Problem
@@ -27,6 +28,8 @@ MAX_OPTIONS_BYTES = 16_384
 
 
 def _small_options(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    if value is not None and bounds.depth(value) > bounds.MAX_DEPTH:
+        raise ValueError(f"options nest at most {bounds.MAX_DEPTH} levels deep")
     if value is not None and len(json.dumps(value, default=str)) > MAX_OPTIONS_BYTES:
         raise ValueError(f"options take at most {MAX_OPTIONS_BYTES} bytes of JSON")
     return value
@@ -271,8 +274,9 @@ async def create_binding(
                 options=body.options,
             )
     except IntegrityError as exc:
+        # Unique per tenant (another tenant may bind the same id): this names no one else.
         raise Conflict(
-            f"{body.platform} {body.external_id!r} is already bound to a community."
+            f"{body.platform} {body.external_id!r} is already bound to a community of this tenant."
         ) from exc
     return await get_binding(community_id, binding_id, principal, ctx)
 
@@ -334,7 +338,9 @@ async def patch_binding(
         async with ctx.db.transaction() as session:
             await repository.update_binding(session, principal, community_id, binding_id, values)
     except IntegrityError as exc:
-        raise Conflict(f"{platform} {external_id!r} is already bound to a community.") from exc
+        raise Conflict(
+            f"{platform} {external_id!r} is already bound to a community of this tenant."
+        ) from exc
     return await get_binding(community_id, binding_id, principal, ctx)
 
 

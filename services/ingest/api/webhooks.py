@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -98,6 +99,21 @@ async def receive_webhook(
     except MalformedPayload as exc:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="malformed").inc()
         raise BadRequest(f"Malformed {kind} payload: {exc}") from exc
+    foreign = [e for e in normalized.events if not webhooks.in_binding_workspace(e, binding_ctx)]
+    if foreign:
+        WEBHOOKS_TOTAL.labels(platform=kind, outcome="foreign_workspace").inc()
+        log.warning(
+            "ignored %d %s event(s) of another workspace than binding %s's",
+            len(foreign),
+            kind,
+            binding_id,
+        )
+        kept = tuple(e for e in normalized.events if e not in foreign)
+        normalized = replace(
+            normalized,
+            events=kept,
+            ignored=normalized.ignored or "the payload's workspace is not the binding's",
+        )
     if normalized.reply is not None and not normalized.events:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="replied").inc()
         return JSONResponse(normalized.reply)

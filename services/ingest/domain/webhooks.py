@@ -23,7 +23,7 @@ from services.ingest.domain.signatures import verify_discourse, verify_github, v
 from services.ingest.domain.signatures_bot import verify_discord, verify_telegram
 from services.ingest.domain.slack import normalize_slack
 from services.ingest.domain.telegram import normalize_telegram
-from shared.events.community import Platform
+from shared.events.community import CommunityEvent, Platform
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -108,6 +108,24 @@ def _normalize(
     if platform is Platform.DISCORD:
         return normalize_discord_interaction(payload, ctx, received_at=received_at)
     raise MalformedPayload(f"no webhooks for platform {platform}")
+
+
+def in_binding_workspace(event: CommunityEvent, ctx: BindingContext) -> bool:
+    """Whether the event comes from the space its binding names (the same Slack app, bot
+    or GitHub App can deliver several workspaces with one secret). An event that names
+    no workspace passes; a Slack Enterprise Grid binding (E…) takes its teams' events."""
+    workspace, bound = event.workspace_id, ctx.external_id
+    if workspace is None:
+        return True
+    if ctx.platform is Platform.SLACK:
+        return bound.startswith("E") or workspace == bound
+    if ctx.platform is Platform.GITHUB:
+        if "/" in bound:
+            return (event.channel_id or "").lower() == bound.lower()
+        return workspace.lower() == bound.lower()
+    if ctx.platform is Platform.DISCOURSE:
+        return workspace.rstrip("/").lower() == bound.rstrip("/").lower()
+    return workspace == bound
 
 
 def _required_header(headers: Mapping[str, str], name: str) -> str:
