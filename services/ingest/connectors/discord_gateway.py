@@ -10,6 +10,18 @@ A Gateway has no redelivery beyond RESUME, so frames wait in memory while the br
 down (bounded by QUEUE_LIMIT; past it they are dropped and counted) and are retried
 with backoff. The REST base comes from settings.discord_api_url and the gateway URL
 from GET /gateway/bot on it (AutoShardedClient), so tests point both at a fake.
+
+Gap fill. A session that RESUMEs gets the dispatches it missed replayed; one that cannot
+(Discord invalidated it, or the process restarted after a crash that lost frames between
+receive and publish) starts with READY and would miss them. After each publish the
+newest message id of every channel is recorded (discord_channel_marks, after the publish,
+so a crash in between re-reads rather than skips). On every READY the connector reads
+each marked channel's history after its mark (GET /channels/{id}/messages?after=, pages
+of 100, at most HISTORY_PAGES per channel) and publishes it as MESSAGE_CREATE would be:
+a message's dedup key is the same either way (domain/dedup.py), so what live traffic
+already delivered counts once. Edits, deletions and reactions missed in the gap are not
+recovered (history shows only the messages' current state), and channels where no
+message was ever published have no mark and are not read.
 """
 
 from __future__ import annotations
@@ -25,6 +37,7 @@ import aiohttp
 import discord
 from sqlalchemy.exc import SQLAlchemyError
 
+from services.ingest import repository
 from services.ingest.connectors.fleet import Backoff, Bindings, binding_ids, publish, redact
 from services.ingest.context import IngestContext
 from services.ingest.domain.discord import normalize_discord_gateway
@@ -39,6 +52,10 @@ log = logging.getLogger(__name__)
 QUEUE_LIMIT = 10_000
 """Frames held while they cannot be published; more are dropped (and counted)."""
 BATCH_LIMIT = 100
+HISTORY_PAGE = 100
+"""Messages per history request (Discord's maximum)."""
+HISTORY_PAGES = 20
+"""History requests per channel and gap fill: at most 2,000 messages are recovered."""
 
 Frame = tuple[dict[str, Any], datetime]
 
@@ -111,6 +128,10 @@ class DiscordGateway:
         self._token = token
         self._frames: asyncio.Queue[Frame] = asyncio.Queue(QUEUE_LIMIT)
         self._backoff = Backoff()
+        self._client: RawClient | None = None
+        self._new_session = asyncio.Event()
+        # Held across a publish and its marks, so a gap fill reads marks that are current.
+        self._publishing = asyncio.Lock()
 
     async def run(self) -> None:
         """Connect and publish until cancelled; what fails is logged and retried."""
@@ -118,10 +139,11 @@ class DiscordGateway:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self._forward())
             tasks.create_task(self._connect())
+            tasks.create_task(self._fill_gaps())
 
     async def _connect(self) -> None:
         while True:
-            client = RawClient(self._receive)
+            client = self._client = RawClient(self._receive)
             try:
                 await client.start(self._token)
                 delay = self._backoff.next()
@@ -154,6 +176,7 @@ class DiscordGateway:
             return
         if frame.get("t") == "READY":
             self._backoff.reset()
+            self._new_session.set()  # not a RESUME: what was missed is read from history
         data = frame.get("d")
         guild = data.get("guild_id") if isinstance(data, dict) else None
         if not isinstance(guild, str) or guild not in self.bindings:
@@ -169,7 +192,9 @@ class DiscordGateway:
             batch = [await self._frames.get()]
             while len(batch) < BATCH_LIMIT and not self._frames.empty():
                 batch.append(self._frames.get_nowait())
-            await self._publish(self._drafts(batch))
+            async with self._publishing:
+                await self._publish(self._drafts(batch))
+                await self._mark(batch)
 
     def _drafts(self, batch: list[Frame]) -> list[CommunityEvent]:
         drafts: list[CommunityEvent] = []
@@ -193,11 +218,87 @@ class DiscordGateway:
             drafts.extend(normalized.events)
         return drafts
 
-    async def _publish(self, drafts: list[CommunityEvent]) -> None:
+    async def _mark(self, frames: list[Frame]) -> None:
+        """Record the newest message of each channel among frames just published."""
+        newest: dict[str, dict[str, int]] = {}
+        for frame, _ in frames:
+            data = frame["d"]
+            binding = self.bindings.get(data.get("guild_id"))
+            if frame.get("t") != "MESSAGE_CREATE" or binding is None:
+                continue
+            channel, message = data.get("channel_id"), data.get("id")
+            if not (isinstance(channel, str) and isinstance(message, str) and message.isdigit()):
+                continue
+            marks = newest.setdefault(binding.binding_id, {})
+            marks[channel] = max(marks.get(channel, 0), int(message))
+        if not newest:
+            return
+        try:
+            async with self._ctx.db.transaction() as session:
+                for binding_id, marks in newest.items():
+                    await repository.advance_channel_marks(session, binding_id, marks)
+        except SQLAlchemyError as exc:  # the next mark covers it; a fill then reads more
+            log.warning("discord bindings %s: marks not recorded (%s)", self._names(), exc)
+
+    async def _fill_gaps(self) -> None:
+        while True:
+            await self._new_session.wait()
+            self._new_session.clear()
+            client = self._client
+            if client is None:
+                continue
+            try:
+                async with self._publishing, self._ctx.db.transaction() as session:
+                    marks = {
+                        binding.binding_id: await repository.channel_marks(
+                            session, binding.binding_id
+                        )
+                        for binding in self.bindings.values()
+                    }
+                for binding in list(self.bindings.values()):
+                    for channel, after in marks.get(binding.binding_id, {}).items():
+                        await self._fill_channel(client, binding.external_id, channel, after)
+            except (
+                discord.DiscordException,
+                aiohttp.ClientError,
+                SQLAlchemyError,
+                OSError,
+                TimeoutError,
+            ) as exc:
+                log.warning(
+                    "discord bindings %s: gap fill stopped: %s", self._names(), self._say(exc)
+                )
+
+    async def _fill_channel(self, client: RawClient, guild: str, channel: str, after: int) -> None:
+        """Publish the channel's messages after `after`, oldest first, page by page."""
+        for _ in range(HISTORY_PAGES):
+            page = await client.http.logs_from(channel, HISTORY_PAGE, after=after)
+            messages = sorted(
+                (m for m in page if isinstance(m, dict) and str(m.get("id", "")).isdigit()),
+                key=lambda m: int(m["id"]),
+            )
+            if not messages:
+                return
+            received_at = utcnow()
+            frames: list[Frame] = [
+                (
+                    {"op": 0, "t": "MESSAGE_CREATE", "s": None, "d": {**m, "guild_id": guild}},
+                    received_at,
+                )
+                for m in messages
+            ]
+            async with self._publishing:
+                await self._publish(self._drafts(frames), source="gap_fill")
+                await self._mark(frames)
+            after = int(messages[-1]["id"])
+            if len(page) < HISTORY_PAGE:
+                return
+
+    async def _publish(self, drafts: list[CommunityEvent], *, source: str = "gateway") -> None:
         backoff = Backoff()
         while True:
             try:
-                await publish(self._ctx, drafts, source="gateway")
+                await publish(self._ctx, drafts, source=source)
                 return
             except (BusUnavailable, SQLAlchemyError) as exc:
                 delay = backoff.next()

@@ -1,9 +1,13 @@
 """A local Discord: the REST calls a bot makes to log in and the Gateway websocket.
 
 REST (under /api/v10): GET /users/@me, /oauth2/applications/@me and /gateway/bot, the
-last pointing at this server's websocket. Gateway: HELLO, then IDENTIFY (or RESUME) is
-answered with READY (guilds unavailable) and a GUILD_CREATE per guild, heartbeats with
-HEARTBEAT_ACK, and the dispatches a test queues are sent with increasing `s`. Frames go
+last pointing at this server's websocket, and GET /channels/{id}/messages?after=&limit=
+from a bot's `history` (the messages after `after`, at most `limit`, newest first, as
+Discord pages them). Gateway: HELLO, then IDENTIFY (or RESUME) is
+answered with READY (guilds unavailable) and a GUILD_CREATE per guild (a RESUME with
+INVALID_SESSION d=false when the bot's `refuse_resume` is set, as Discord does for a
+session it dropped), heartbeats with HEARTBEAT_ACK, and the dispatches a test queues are
+sent with increasing `s`. Frames go
 zlib-stream compressed (one compressor per connection, Z_SYNC_FLUSH per frame) when
 the client asks for it, as Discord does; otherwise as text.
 """
@@ -20,6 +24,7 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 HELLO, IDENTIFY, RESUME, HEARTBEAT, HEARTBEAT_ACK, DISPATCH = 10, 2, 6, 1, 11, 0
+INVALID_SESSION = 9
 Sender = Callable[[dict[str, Any]], Awaitable[None]]
 
 
@@ -37,6 +42,10 @@ class FakeDiscordBot:
     rest_calls: list[str] = field(default_factory=list)
     open_sockets: int = 0
     sockets: list[web.WebSocketResponse] = field(default_factory=list)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Each channel's messages (REST message objects), as GET …/messages serves them."""
+    refuse_resume: bool = False
+    history_reads: list[dict[str, str]] = field(default_factory=list)
 
     def dispatch(self, frame: dict[str, Any]) -> None:
         """Queue a dispatch frame ({"op": 0, "t", "d", "s"}); `s` is set when it is sent."""
@@ -56,11 +65,16 @@ class FakeDiscord:
     def bot(self, token: str, *, user_id: str = "900000000000000001") -> FakeDiscordBot:
         return self.bots.setdefault(token, FakeDiscordBot(user_id))
 
+    @property
+    def gateway_url(self) -> str:
+        return self._gateway_url
+
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/api/v10/users/@me", self._me)
         app.router.add_get("/api/v10/oauth2/applications/@me", self._application)
         app.router.add_get("/api/v10/gateway/bot", self._gateway_bot)
+        app.router.add_get("/api/v10/channels/{channel_id}/messages", self._messages)
         app.router.add_get("/gateway", self._gateway)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -125,6 +139,21 @@ class FakeDiscord:
             }
         )
 
+    async def _messages(self, request: web.Request) -> web.Response:
+        bot = self._authorized(request)
+        if bot is None:
+            return _json({"message": "401: Unauthorized", "code": 0}, status=401)
+        channel = request.match_info["channel_id"]
+        if channel not in bot.history:
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
+        bot.history_reads.append({"channel": channel, **request.query})
+        after = int(request.query.get("after", "0"))
+        limit = min(int(request.query.get("limit", "50")), 100)
+        newer = sorted(
+            (m for m in bot.history[channel] if int(m["id"]) > after), key=lambda m: int(m["id"])
+        )
+        return _json(list(reversed(newer[:limit])))
+
     # Gateway ------------------------------------------------------------------
 
     async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
@@ -147,6 +176,11 @@ class FakeDiscord:
                     if bot is None:
                         await socket.close(code=4004, message=b"Authentication failed.")
                         break
+                    if frame["op"] == RESUME and bot.refuse_resume:
+                        await send({"op": INVALID_SESSION, "d": False, "s": None, "t": None})
+                        bot.resumes.append(frame["d"])
+                        bot = None
+                        continue
                     bot.compress.append(compress)
                     bot.open_sockets += 1
                     bot.sockets.append(socket)

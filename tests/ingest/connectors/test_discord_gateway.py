@@ -6,8 +6,11 @@ import asyncio
 import logging
 from typing import Any
 
+import discord
 import pytest
+import yarl
 
+from services.ingest import repository
 from tests.ingest.conftest import Ingest
 from tests.ingest.connectors.conftest import (
     Published,
@@ -118,3 +121,87 @@ async def test_a_rejected_token_is_reported_without_the_token(
     await eventually(lambda: any("rejects the bot token" in r.message for r in caplog.records))
 
     assert token not in caplog.text
+
+
+OFF = {"discord_gateway": False}
+CHANNEL = "727947198481956945"  # the channel of gateway.MESSAGE_CREATE.json
+
+
+def message(message_id: int, text: str) -> dict[str, Any]:
+    """A REST message object of CHANNEL (what GET /channels/{id}/messages returns)."""
+    data = dict(payload("discord/gateway.MESSAGE_CREATE.json")["d"])
+    data.pop("guild_id", None)
+    data.pop("member", None)
+    return data | {"id": str(message_id), "content": text}
+
+
+def live(data: dict[str, Any]) -> dict[str, Any]:
+    return {"op": 0, "t": "MESSAGE_CREATE", "s": None, "d": data | {"guild_id": MESSAGE_GUILD}}
+
+
+async def test_after_a_session_that_could_not_resume_the_gap_is_read_from_history(
+    ingest: Ingest,
+    published: Published,
+    fake_discord: FakeDiscord,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # discord.py identifies again at its default gateway URL: point that at the fake.
+    monkeypatch.setattr(
+        discord.gateway.DiscordWebSocket, "DEFAULT_GATEWAY", yarl.URL(fake_discord.gateway_url)
+    )
+    token = discord_token()
+    bot = fake_discord.bot(token)
+    bot.guilds = [MESSAGE_GUILD]
+    community = await guild_binding(ingest, MESSAGE_GUILD, token)
+    seen = message(1_100_000_000_000_000_001, "before the outage")
+    bot.history[CHANNEL] = [seen]
+    await eventually(lambda: bot.open_sockets == 1)
+    bot.dispatch(live(seen))
+    await published.wait(of(community))
+
+    bot.refuse_resume = True
+    missed = [message(1_100_000_000_000_000_000 + n, f"missed {n}") for n in (2, 3)]
+    bot.history[CHANNEL] += missed  # posted while the bot was away
+    await bot.sockets[0].close(code=4000, message=b"Unknown error")
+    await eventually(lambda: len(bot.identifies) == 2)
+    bot.dispatch(live(message(1_100_000_000_000_000_004, "after")))
+
+    found = await published.wait(of(community), expected=4)
+    texts = sorted(e.data["content"]["text"] for e in found)
+    assert texts == ["after", "before the outage", "missed 2", "missed 3"]  # each once
+    assert bot.history_reads[0]["after"] == seen["id"]
+    keys = {e.data["dedup_key"] for e in found}
+    assert f"discord:message:{CHANNEL}:{missed[0]['id']}" in keys
+
+
+async def test_frames_lost_by_a_crash_before_publishing_are_read_from_history(
+    ingest: Ingest, published: Published, fake_discord: FakeDiscord
+) -> None:
+    token = discord_token()
+    bot = fake_discord.bot(token)
+    bot.guilds = [MESSAGE_GUILD]
+    community = await ingest.community()
+    secrets = {"public_key": PUBLIC_KEY, "bot_token": token}
+    binding = await bind(ingest, community, "discord", MESSAGE_GUILD, secrets, OFF)
+    published_before = message(1_200_000_000_000_000_001, "published before the crash")
+    lost = message(1_200_000_000_000_000_002, "received, never published")
+    bot.history[CHANNEL] = [published_before, lost]
+    # What the process that crashed left: the mark of the last message it published.
+    db = ingest.host.hosted("ingest").db
+    async with db.transaction() as session:
+        await repository.advance_channel_marks(
+            session, binding["id"], {CHANNEL: int(published_before["id"])}
+        )
+
+    turned_on = await ingest.client.patch(
+        f"/v1/ingest/communities/{community}/bindings/{binding['id']}",
+        json={"options": {}},
+        headers=ingest.auth(),
+    )
+    assert turned_on.status_code == 200, turned_on.text
+
+    [found] = await published.wait(of(community))
+    assert found.data["content"]["text"] == "received, never published"
+    assert bot.history_reads == [
+        {"channel": CHANNEL, "limit": "100", "after": published_before["id"]}
+    ]
