@@ -11,6 +11,7 @@ WEBHOOKS_TOTAL = Counter(
 )
 EVENTS_TOTAL = Counter(
     "hearth_ingest_events_total",
-    "Canonical events by source (webhook, api, gateway, poller, import) and outcome.",
+    "Canonical events by source (webhook, api, gateway, gap_fill: the Discord gateway's "
+    "history read after a lost session, poller, import) and outcome.",
     ["source", "outcome"],
 )
