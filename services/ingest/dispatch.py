@@ -43,7 +43,14 @@ from services.ingest.outbound.base import (
     Unsupported,
 )
 from services.ingest.outbound.base import ActionResult as Result
-from services.ingest.outbound.executor import Retry, attempt_once, backoff, clients_for, log_retry
+from services.ingest.outbound.executor import (
+    Retry,
+    attempt_once,
+    backoff,
+    clients_for,
+    load_client,
+    log_retry,
+)
 from services.ingest.tables import metadata
 from shared.bus.port import Outgoing, envelope_message
 from shared.bus.runtime import DLQ_ATTEMPTS, DLQ_ERROR_MESSAGE, DLQ_ERROR_TYPE, DLQ_GROUP, DLQ_TOPIC
@@ -149,6 +156,7 @@ class Dispatcher:
         if binding is None:
             return Result(ActionOutcome.PLATFORM_ERROR, NO_BINDING, attempt - 1)
         platform = Platform(binding["platform"])
+        await load_client(platform)
         try:
             client = clients_for(
                 platform, self.ctx.secrets.open(binding["secrets"]), self.ctx.platform_urls

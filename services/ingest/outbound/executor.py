@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
+import sys
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
@@ -134,6 +135,17 @@ async def execute(
         log_retry(attempt, step)
         await sleep(step.delay)
         attempt += 1
+
+
+async def load_client(platform: Platform) -> None:
+    """Import the platform's client module in a worker thread.
+
+    A platform SDK can take seconds to import (aiogram builds hundreds of pydantic models):
+    imported inline on the first action, it froze every request and consumer of the
+    process meanwhile. Once imported, this is a dictionary lookup.
+    """
+    if platform in _ADAPTERS and _ADAPTERS[platform][0] not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, _ADAPTERS[platform][0])
 
 
 def clients_for(
