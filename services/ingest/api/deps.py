@@ -10,7 +10,7 @@ from sqlalchemy.engine import RowMapping
 from services.ingest import repository
 from services.ingest.context import IngestContext
 from shared.api.auth import Principal, require_community, require_scopes
-from shared.api.problems import NotFound
+from shared.api.problems import NotFound, Problem
 
 
 def ingest_context(request: Request) -> IngestContext:
@@ -41,3 +41,23 @@ async def community_of(
     if row is None:
         raise NotFound(f"No community {community_id!r}.")
     return row
+
+
+def require_json(request: Request, fix: str = "send it as application/json") -> None:
+    """415 for a body declared as anything but JSON (text/plain, forms, multipart).
+
+    No platform ingest speaks to sends webhooks as text/plain, and refusing the CORS
+    "simple" types means no browser page can post here without a preflight. A body with
+    no Content-Type is read as JSON (some senders omit it)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media_type = declared.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    ):
+        return
+    raise Problem(
+        f"Content-Type {media_type or '(empty)'!r} is not accepted here; {fix}.",
+        status=415,
+    )

@@ -20,7 +20,13 @@ from services.ingest.accept import (
     accept,
     account_of,
 )
-from services.ingest.api.deps import ContextDep, EventsReadDep, EventsWriteDep, community_of
+from services.ingest.api.deps import (
+    ContextDep,
+    EventsReadDep,
+    EventsWriteDep,
+    community_of,
+    require_json,
+)
 from services.ingest.domain import bounds
 from services.ingest.metrics import EVENTS_TOTAL
 from services.ingest.schemas import MAX_BATCH, BatchIn, EventIn
@@ -93,6 +99,7 @@ async def send_events(
     rejected. A repeated `Idempotency-Key` with the same body replays the first answer.
     The answer comes only after Kafka acknowledged the accepted events.
     """
+    require_json(request)
     body = await request.body()
     if len(body) > MAX_BODY:
         raise PayloadTooLarge(f"Body exceeds {MAX_BODY} bytes.")

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest import repository
 from services.ingest.accept import accept
-from services.ingest.api.deps import ContextDep
+from services.ingest.api.deps import ContextDep, require_json
 from services.ingest.domain import bounds, webhooks
 from services.ingest.domain.model import BindingContext, MalformedPayload, SignatureInvalid
 from services.ingest.metrics import EVENTS_TOTAL, WEBHOOKS_TOTAL
@@ -56,6 +56,7 @@ async def receive_webhook(
     if kind not in WEBHOOK_PLATFORMS:
         raise NotFound(f"No webhooks for platform {platform!r}.")
     assert kind is not None
+    require_json(request, "configure the platform's webhook to send application/json")
     body = await request.body()
     if len(body) > ctx.settings.max_body_bytes:
         WEBHOOKS_TOTAL.labels(platform=kind, outcome="too_large").inc()
