@@ -7,6 +7,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import select
 from ulid import ULID
 
@@ -114,6 +115,59 @@ async def test_a_threshold_badge_is_withdrawn_with_its_points_and_given_back_on_
             ("awarded", "keeper", None): 1,
         }
     )
+
+
+STREAK = """\
+time_zone: {zone}
+rules:
+  - id: message
+    event: community.message.created
+    points: 10
+badges:
+  - id: three-days
+    kind: streak
+    per: day
+    length: 3
+"""
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "UTC"])
+async def test_a_streak_badge_counts_local_days_across_the_end_of_summer_time(
+    g: Gamification, zone: str
+) -> None:
+    tenant, community = g.tenant_id, f"c{ULID()}".lower()
+    key = await create_key(
+        g.host.tenancy_db, tenant_id=tenant, name="cm", scopes=["admin"], community_ids=[community]
+    )
+    stored = await g.client.put(
+        f"/v1/gamification/communities/{community}/rules",
+        content=STREAK.format(zone=zone),
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert stored.status_code == 200, stored.text
+    # Imported history: 23:30 on 24 and 25 October and 00:10 on the 26th, Berlin time
+    # (summer time ends on the 25th); in UTC these are two days only.
+    evenings = [
+        datetime(2026, 10, 24, 21, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 22, 30, tzinfo=UTC),
+        datetime(2026, 10, 25, 23, 10, tzinfo=UTC),
+    ]
+    history = [
+        message(tenant, community, member("ann"), at, n=n, backfilled=True)
+        for n, at in enumerate(evenings)
+    ]
+    before = REGISTRY.get_sample_value(
+        "hearth_gamification_badges_awarded_total", {"badge_kind": "streak"}
+    )
+    await deliver(g, "community.events.v1", *history)
+    await g.wait_processed({event.event_id for event in history})
+    expected = {("three-days", None)} if zone == "Europe/Berlin" else set()
+    assert await held(g, "m-ann", community) == expected
+    if g.kind == "memory":  # the service runs in this process: its metrics are ours
+        after = REGISTRY.get_sample_value(
+            "hearth_gamification_badges_awarded_total", {"badge_kind": "streak"}
+        )
+        assert (after or 0) - (before or 0) == len(expected)
 
 
 @pytest.fixture
