@@ -10,7 +10,7 @@ Training and the runtime share these functions, so both read a text the same way
 - letters spelled apart (`f.u.c.k`, `п и з д е ц`) are joined, runs of three or more of
   one letter become one (`fuuuck` → `fuck`), everything that is not a letter, a digit
   or `*` becomes a space;
-- the features are the words, pairs of neighbouring words and the character 2- to
+- the features are the words, pairs of neighbouring words and the character 3- to
   5-grams of each word padded with spaces (`" fu"`, `"uck "`), the way scikit-learn's
   `char_wb` analyzer cuts them.
 """
@@ -22,7 +22,7 @@ from functools import lru_cache
 
 from services.moderation.domain.normalize import forms
 
-NGRAM_MIN = 2
+NGRAM_MIN = 3
 NGRAM_MAX = 5
 MIN_FEATURES = 16
 """Texts with fewer features are scaled as if they had this many, so one short word

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from services.moderation.classifier.features import MIN_FEATURES, features
+from services.moderation.classifier.features import MIN_FEATURES, NGRAM_MAX, NGRAM_MIN, features
 from services.moderation.classifier.model import ATTRIBUTES, LANGUAGES, MODEL_PATH
 
 DATA_DIR = Path(__file__).with_name("data")
@@ -192,9 +192,12 @@ def train(train_path: Path = TRAIN_PATH) -> dict[str, Any]:
     """The artifact, as a JSON-ready dict, from the training corpus."""
     raw = train_path.read_bytes()
     rows = load_corpus(train_path)
+    # The version names the corpus and every setting that shapes the weights.
+    settings = [NGRAM_MIN, NGRAM_MAX, MIN_FEATURES, MIN_DF, C, FOLDS, SEED, DECIMALS]
+    settings += [MAX_CLEAN_FPR, VERDICT_MAX_CLEAN_FPR, PASSES]
     return {
         "format": 1,
-        "version": hashlib.sha256(raw).hexdigest()[:12],
+        "version": hashlib.sha256(raw + json.dumps(settings).encode()).hexdigest()[:12],
         "attributes": list(ATTRIBUTES),
         "languages": {
             language: _train_language([r for r in rows if r["lang"] == language], language)
