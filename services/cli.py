@@ -16,6 +16,7 @@ import uvicorn
 from rich.console import Console
 from rich.table import Table
 
+from services.demo.command import demo as demo_command
 from services.embedded import DEV_TENANT, distributed_host, embedded_host, sqlite_url
 from services.registry import SERVICES
 from shared.api.auth import UnknownScopes
@@ -135,6 +136,10 @@ async def _bootstrap_dev(data_dir: Path) -> None:
         extra={"key_file": str(key_file.resolve())},
     )
     print(key, flush=True)
+
+
+# `hearth demo`: services/demo/command.py (imports the services only when run).
+app.command()(demo_command)
 
 
 @app.command()
