@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import event
 
 from services.gamification.api import router
+from services.gamification.api_campaigns import router as campaigns_router
 from services.gamification.api_members import router as members_router
 from services.gamification.handlers import HANDLERS
 from services.gamification.settings import Settings
@@ -41,7 +42,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, members_router),
+    routers=(router, members_router, campaigns_router),
     settings=Settings,
     unit_of_work=GamificationUoW,
     setup=setup,

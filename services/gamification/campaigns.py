@@ -57,6 +57,8 @@ class Cue:
     platform: str
     member_id: str | None
     platform_user_id: str
+    receiver: str | None
+    """whom a reaction targets (the author of the message)"""
     occurred_at: datetime
     post: Post
     message: str | None
@@ -82,6 +84,7 @@ def cue_of(event: CommunityEvent, emoji: str | None) -> Cue:
         platform=event.platform.value,
         member_id=event.actor.member_id,
         platform_user_id=event.actor.platform_user_id,
+        receiver=event.object_actor.member_id if event.object_actor is not None else None,
         occurred_at=event.occurred_at.astimezone(UTC),
         post=Post(
             platform=event.platform.value,
@@ -171,30 +174,32 @@ class Campaigns:
         return _stored(row) if row is not None else None
 
     async def entries(self, tenant_id: str, campaign_id: str) -> list[Entry]:
-        """The campaign's entries still standing, with their distinct voters."""
-        votes = (
-            select(campaign_votes.c.entry_id, func.count().label("votes"))
-            .where(
-                campaign_votes.c.tenant_id == tenant_id,
-                campaign_votes.c.campaign_id == campaign_id,
-            )
-            .group_by(campaign_votes.c.entry_id)
-            .subquery()
-        )
+        """The campaign's entries still standing, with their distinct voters (never the
+        entry's author)."""
+        entries, votes = campaign_entries.c, campaign_votes.c
         query = (
             select(
-                campaign_entries.c.entry_id,
-                campaign_entries.c.member_id,
-                campaign_entries.c.posted_at,
-                func.coalesce(votes.c.votes, 0).label("votes"),
-                campaign_entries.c.jury_rank,
+                entries.entry_id,
+                entries.member_id,
+                entries.posted_at,
+                func.count(votes.voter_member_id).label("votes"),
+                entries.jury_rank,
             )
-            .outerjoin(votes, votes.c.entry_id == campaign_entries.c.entry_id)
+            .outerjoin(
+                campaign_votes,
+                and_(
+                    votes.tenant_id == entries.tenant_id,
+                    votes.campaign_id == entries.campaign_id,
+                    votes.message_ref == entries.message_ref,
+                    votes.voter_member_id != entries.member_id,
+                ),
+            )
             .where(
-                campaign_entries.c.tenant_id == tenant_id,
-                campaign_entries.c.campaign_id == campaign_id,
-                campaign_entries.c.withdrawn.is_(False),
+                entries.tenant_id == tenant_id,
+                entries.campaign_id == campaign_id,
+                entries.withdrawn.is_(False),
             )
+            .group_by(entries.entry_id, entries.member_id, entries.posted_at, entries.jury_rank)
         )
         return [
             Entry(row.entry_id, row.member_id, _utc(row.posted_at), int(row.votes), row.jury_rank)
@@ -333,60 +338,56 @@ class CampaignRecorder:
         running = await self._running(cues)
         if not running:
             return
-        entries = await self._entries_named(cues)
         new_entries: list[dict[str, Any]] = []
         votes: list[dict[str, Any]] = []
         unvotes: list[tuple[str, str, str, str]] = []
         withdrawn: list[tuple[str, str]] = []
         for cue in cues:
             here = running.get((cue.tenant_id, cue.community_id), [])
-            if cue.type is CommunityEventType.MESSAGE_CREATED and cue.member_id and cue.message:
-                for campaign_id, spec in here:
-                    if is_entry(spec, cue.post):
-                        row = {
-                            "tenant_id": cue.tenant_id,
-                            "campaign_id": campaign_id,
-                            "entry_id": cue.event_id,
-                            "member_id": cue.member_id,
-                            "platform_user_id": cue.platform_user_id,
-                            "message_ref": cue.message,
-                            "posted_at": cue.occurred_at,
-                            "jury_rank": None,
-                            "withdrawn": False,
-                        }
-                        new_entries.append(row)
-                        entries.setdefault((cue.tenant_id, cue.message), []).append(row)
-            elif cue.type is CommunityEventType.MESSAGE_DELETED and cue.message:
+            if cue.message is None:
+                continue
+            if cue.type is CommunityEventType.MESSAGE_CREATED and cue.member_id:
+                new_entries += [
+                    {
+                        "tenant_id": cue.tenant_id,
+                        "campaign_id": campaign_id,
+                        "entry_id": cue.event_id,
+                        "member_id": cue.member_id,
+                        "platform_user_id": cue.platform_user_id,
+                        "message_ref": cue.message,
+                        "posted_at": cue.occurred_at,
+                        "jury_rank": None,
+                        "withdrawn": False,
+                    }
+                    for campaign_id, spec in here
+                    if is_entry(spec, cue.post)
+                ]
+            elif cue.type is CommunityEventType.MESSAGE_DELETED:
                 withdrawn.append((cue.tenant_id, cue.message))
-            elif cue.message and cue.type in (
-                CommunityEventType.REACTION_ADDED,
-                CommunityEventType.REACTION_REMOVED,
-            ):
-                specs = dict(here)
-                for entry in entries.get((cue.tenant_id, cue.message), []):
-                    voted_in = specs.get(entry["campaign_id"])
-                    if voted_in is None:
-                        continue
-                    key = (cue.tenant_id, entry["campaign_id"], entry["entry_id"])
-                    if cue.type is CommunityEventType.REACTION_REMOVED:
-                        if cue.member_id is not None:
-                            unvotes.append((*key, cue.member_id))
-                    elif counts_as_vote(
-                        voted_in,
+            elif cue.type is CommunityEventType.REACTION_REMOVED and cue.member_id is not None:
+                unvotes += [
+                    (cue.tenant_id, campaign_id, cue.message, cue.member_id)
+                    for campaign_id, _spec in here
+                ]
+            elif cue.type is CommunityEventType.REACTION_ADDED:
+                votes += [
+                    {
+                        "tenant_id": cue.tenant_id,
+                        "campaign_id": campaign_id,
+                        "message_ref": cue.message,
+                        "voter_member_id": cue.member_id,
+                        "voted_at": cue.occurred_at,
+                    }
+                    for campaign_id, spec in here
+                    if counts_as_vote(
+                        spec,
                         voter=cue.member_id,
-                        author=entry["member_id"],
+                        author=cue.receiver,
+                        channel_id=cue.post.channel_id,
                         emoji=cue.emoji,
                         at=cue.occurred_at,
-                    ):
-                        votes.append(
-                            {
-                                "tenant_id": cue.tenant_id,
-                                "campaign_id": entry["campaign_id"],
-                                "entry_id": entry["entry_id"],
-                                "voter_member_id": cue.member_id,
-                                "voted_at": cue.occurred_at,
-                            }
-                        )
+                    )
+                ]
         await self._write(new_entries, votes, unvotes, withdrawn)
 
     async def _running(
@@ -411,37 +412,6 @@ class CampaignRecorder:
             )
         return found
 
-    async def _entries_named(
-        self, cues: Sequence[Cue]
-    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
-        """Stored entries of the messages the batch's reactions target."""
-        targets = sorted(
-            {
-                (c.tenant_id, c.message)
-                for c in cues
-                if c.message is not None
-                and c.type
-                in (CommunityEventType.REACTION_ADDED, CommunityEventType.REACTION_REMOVED)
-            }
-        )
-        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        by_tenant: dict[str, list[str]] = {}
-        for tenant_id, message in targets:
-            by_tenant.setdefault(tenant_id, []).append(message)
-        for tenant_id, messages in by_tenant.items():
-            query = select(
-                campaign_entries.c.campaign_id,
-                campaign_entries.c.entry_id,
-                campaign_entries.c.member_id,
-                campaign_entries.c.message_ref,
-            ).where(
-                campaign_entries.c.tenant_id == tenant_id,
-                campaign_entries.c.message_ref.in_(messages),
-            )
-            for row in await self.session.execute(query):
-                found.setdefault((tenant_id, row.message_ref), []).append(dict(row._mapping))
-        return found
-
     async def _write(
         self,
         new_entries: list[dict[str, Any]],
@@ -455,12 +425,12 @@ class CampaignRecorder:
         if votes:
             statement = _insert(self.session, campaign_votes).on_conflict_do_nothing()
             await self.session.execute(statement, votes)
-        for tenant_id, campaign_id, entry_id, voter in unvotes:
+        for tenant_id, campaign_id, message, voter in unvotes:
             await self.session.execute(
                 delete(campaign_votes).where(
                     campaign_votes.c.tenant_id == tenant_id,
                     campaign_votes.c.campaign_id == campaign_id,
-                    campaign_votes.c.entry_id == entry_id,
+                    campaign_votes.c.message_ref == message,
                     campaign_votes.c.voter_member_id == voter,
                 )
             )

@@ -281,13 +281,19 @@ campaign_entries = Table(
 )
 Index("ix_campaign_entries_message", campaign_entries.c.tenant_id, campaign_entries.c.message_ref)
 
-# One vote per member per entry: the key says so.
+# One vote per member per entry: the key says so. Votes are kept by the message they
+# react to, since a reaction may be consumed before the message it names.
 campaign_votes = Table(
     "campaign_votes",
     metadata,
     Column("tenant_id", String(64), primary_key=True),
     Column("campaign_id", String(64), primary_key=True),
-    Column("entry_id", String(64), primary_key=True),
+    Column(
+        "message_ref",
+        String(64),
+        primary_key=True,
+        comment="sha256 of the message voted on (a vote may arrive before its entry)",
+    ),
     Column("voter_member_id", String(64), primary_key=True),
     Column("voted_at", DateTime(timezone=True), nullable=False),
 )

@@ -126,11 +126,20 @@ def is_entry(spec: CampaignSpec, post: Post) -> bool:
 
 
 def counts_as_vote(
-    spec: CampaignSpec, *, voter: str | None, author: str, emoji: str | None, at: datetime
+    spec: CampaignSpec,
+    *,
+    voter: str | None,
+    author: str | None,
+    channel_id: str | None,
+    emoji: str | None,
+    at: datetime,
 ) -> bool:
-    """Whether a reaction to an entry is a vote: while it runs, by someone else, an
-    allowed emoji. One vote per member per entry is the store's key."""
+    """Whether a reaction may be a vote: while it runs, in its channels, by a known member
+    who is not the author, an allowed emoji. It counts once its message is an entry (the
+    author is checked again then); one vote per member per entry is the store's key."""
     if voter is None or voter == author or not spec.running_at(at):
+        return False
+    if spec.channels and channel_id not in spec.channels:
         return False
     return not spec.vote_emoji or emoji in spec.vote_emoji
 
