@@ -250,6 +250,13 @@ MODERATION = dashboard(
             unit="s",
         ),
         prom(
+            "Review queue depth and oldest item (live)",
+            ("max(hearth_moderation_queue_depth)", "waiting"),
+            ("max(hearth_moderation_queue_oldest_age_seconds)", "oldest (s)"),
+            description="Open or claimed items, refreshed by moderation every "
+            "HEARTH_MODERATION_QUEUE_GAUGE_SECONDS.",
+        ),
+        prom(
             "Moderator verdicts per hour",
             (
                 "sum by (auto_verdict, verdict) (increase(hearth_moderation_reviews_total[1h]))",
@@ -280,6 +287,15 @@ GAMIFICATION = dashboard(
     "Hearth gamification",
     "Points, levels and the top members, from the ledger and its totals in PostgreSQL.",
     [
+        prom(
+            "Points awarded and revoked per hour",
+            ("sum(increase(hearth_gamification_points_awarded_total[1h]))", "awarded"),
+            ("sum(increase(hearth_gamification_points_revoked_total[1h]))", "revoked"),
+        ),
+        prom(
+            "Level-ups per hour",
+            ("sum(increase(hearth_gamification_level_ups_total[1h]))", "level-ups"),
+        ),
         sql(
             "Points per day",
             """SELECT date_trunc('day', earned_at) AS time, sum(points) AS "net points"
@@ -421,6 +437,17 @@ INSIGHTS = dashboard(
     "Hearth insights",
     "Feedback clusters by intent, their trend and sentiment, from insights' read models.",
     [
+        prom(
+            "Messages clustered per second",
+            ("sum(rate(hearth_insights_messages_clustered_total[5m]))", "clustered"),
+            unit="ops",
+        ),
+        prom(
+            "Clusters by intent (live)",
+            ("sum by (intent) (hearth_insights_clusters)", "{{intent}}"),
+            kind="bargauge",
+            description="Set by each re-clustering pass.",
+        ),
         sql(
             "Clusters by intent",
             """SELECT intent, count(DISTINCT cluster_id) AS clusters, count(*) AS messages

@@ -132,6 +132,8 @@ def deployment(database_url: str, bootstrap_servers: str, logs: Path) -> Iterato
         "DATABASE_URL": database_url,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers,
         "HEARTH_INGEST_SECRETS_KEY": SecretBox.new_key(),
+        # the clusters-by-intent gauge is set by each re-clustering pass (default: 5 min)
+        "HEARTH_INSIGHTS_RECLUSTER_INTERVAL_SECONDS": "2",
     }
     running = Deployment(env=env, logs=logs)
     running.run(*compose_command("migrate"))

@@ -33,7 +33,7 @@ def test_the_scrape_configs_are_valid(config: str) -> None:
 def test_the_alert_rules_are_valid() -> None:
     done = promtool("check", "rules", "alerts.yml")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "6 rules found" in done.stdout
+    assert "7 rules found" in done.stdout
 
 
 def test_the_alerts_fire_when_they_should_and_only_then() -> None:
