@@ -12,6 +12,7 @@ made it, and a replay (which writes no new lines) publishes nothing.
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
@@ -21,7 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.gamification import metrics
 from services.gamification.domain import badges, levels
 from services.gamification.domain.rules import DEFAULT_RULESET, Ruleset, stored_ruleset
-from services.gamification.repository import Badges, BatchStore, HeldBadge, Rulesets
+from services.gamification.repository import (
+    Badges,
+    BatchStore,
+    CoreMembers,
+    HeldBadge,
+    Rulesets,
+)
 from shared.db.outbox import Outbox
 from shared.events.envelope import derived_event_id
 from shared.events.payloads import AwardEvent, AwardEventType
@@ -71,6 +78,7 @@ class Badging:
 
     def __init__(self, session: AsyncSession, outbox: Outbox, tally: metrics.Tally) -> None:
         self.badges = Badges(session)
+        self.core = CoreMembers(session)
         self.rulesets = Rulesets(session)
         self.outbox = outbox
         self.tally = tally
@@ -89,6 +97,8 @@ class Badging:
             ruleset = await self._ruleset(tenant_id, community_id)
             if ruleset.badges:
                 events += await self._judge(tenant_id, community_id, ruleset, members)
+                live = max(at for times in members.values() for at in times)
+                events += await self._ranked(tenant_id, community_id, ruleset, live)
         await self.outbox.extend(
             [(GAMIFICATION_AWARDS.name, event.to_envelope(source=SOURCE)) for event in events]
         )
@@ -134,6 +144,8 @@ class Badging:
             rows = {(h.badge_id, h.tier): h for h in stored.get(member, [])}
             at = max(members[member])
             for badge in ruleset.badges:
+                if badge.kind == "ranked":
+                    continue  # judged per closed period, in `_ranked`
                 if badge.kind in ("streak", "time_bounded") and (
                     badges.window(badge, around[member]) is None
                 ):
@@ -147,6 +159,36 @@ class Badging:
                     )
                     if event is not None:
                         events.append(event)
+        return events
+
+    async def _ranked(
+        self, tenant_id: str, community_id: str, ruleset: Ruleset, latest: datetime
+    ) -> list[AwardEvent]:
+        """Crown the top members of each ranked badge's last closed period, once.
+
+        Only activity of a later period (live traffic after the boundary, not the closed
+        period's own imported history) closes a period, so its points are in by then.
+        """
+        events: list[AwardEvent] = []
+        now = datetime.now(UTC)
+        for badge in ruleset.badges:
+            if badge.kind != "ranked" or badge.top is None:
+                continue
+            label, start, end = badges.last_period(badge, now, ruleset.time_zone)
+            key = f"rk:{hashlib.sha256(badge.id.encode()).hexdigest()[:10]}:{label}"
+            if latest < end or await self.core.evaluated(tenant_id, community_id, key):
+                continue
+            best = await self.core.top_in_window(tenant_id, community_id, start, end, badge.top * 3)
+            winners = badges.ranked_winners(badge, best)
+            if not await self.core.claim(tenant_id, community_id, key, end, len(winners)):
+                continue
+            for member in winners:
+                change = badges.Change(badge.id, label, awarded=True)
+                event = await self._apply(
+                    tenant_id, community_id, member, badge.kind, change, None, end
+                )
+                if event is not None:
+                    events.append(event)
         return events
 
     async def _apply(

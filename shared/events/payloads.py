@@ -219,7 +219,9 @@ class AwardEvent(_Payload):
     points: int = 0
     badge: str | None = None
     tier: str | None = Field(
-        default=None, description="a badge's tier: bronze, silver or gold (none if untiered)"
+        default=None,
+        description="a badge's tier: bronze, silver or gold; for a ranked badge, its period "
+        "(2026-11-02, 2026-W45, 2026-11); none if untiered",
     )
     level: int | None = None
     source_event_id: str | None = Field(default=None, description="the activity that earned it")

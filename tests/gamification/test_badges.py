@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from prometheus_client import REGISTRY
@@ -168,6 +169,57 @@ async def test_a_streak_badge_counts_local_days_across_the_end_of_summer_time(
             "hearth_gamification_badges_awarded_total", {"badge_kind": "streak"}
         )
         assert (after or 0) - (before or 0) == len(expected)
+
+
+RANKED = """\
+time_zone: Europe/Berlin
+rules:
+  - id: message
+    event: community.message.created
+    points: 10
+badges:
+  - id: top-of-the-day
+    kind: ranked
+    per: day
+    top: 1
+"""
+
+
+async def test_a_ranked_badge_crowns_yesterdays_best_once_todays_activity_closes_the_day(
+    g: Gamification,
+) -> None:
+    tenant, community = g.tenant_id, f"c{ULID()}".lower()
+    key = await create_key(
+        g.host.tenancy_db, tenant_id=tenant, name="cm", scopes=["admin"], community_ids=[community]
+    )
+    stored = await g.client.put(
+        f"/v1/gamification/communities/{community}/rules",
+        content=RANKED,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert stored.status_code == 200, stored.text
+    berlin = ZoneInfo("Europe/Berlin")
+    today = datetime.now(berlin).date()
+    noon = datetime(today.year, today.month, today.day, 12, tzinfo=berlin) - timedelta(days=1)
+    history = [
+        message(
+            tenant, community, member(name), noon + timedelta(minutes=5 * n), n=n, backfilled=True
+        )
+        for n, name in enumerate(["ann", "ann", "ann", "bob"])
+    ]
+    await deliver(g, "community.events.v1", *history)
+    await g.wait_processed({event.event_id for event in history})
+    assert await held(g, "m-ann", community) == set()  # the day is not closed by its own history
+
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    live = [message(tenant, community, member("cyd"), later, n=10 + n) for n in range(2)]
+    await deliver(g, "community.events.v1", live[0])
+    day = (today - timedelta(days=1)).isoformat()
+    await eventually(lambda: held(g, "m-ann", community), lambda b: b == {("top-of-the-day", day)})
+    await deliver(g, "community.events.v1", live[1])
+    await g.wait_processed({live[1].event_id})
+    assert await held(g, "m-bob", community) == set()
+    assert (await published(g, community))[("awarded", "top-of-the-day", day)] == 1
 
 
 @pytest.fixture

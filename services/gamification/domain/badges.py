@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from services.gamification.domain import streaks
+from services.gamification.domain.periods import Period, bounds
 from services.gamification.domain.rules import Badge
 
 
@@ -51,6 +53,36 @@ def _utc(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
+def last_period(badge: Badge, now: datetime, time_zone: str) -> tuple[str, datetime, datetime]:
+    """A ranked badge's last closed period before `now`: (its label, start, end).
+
+    Labels are local: `2026-11-02` (day), `2026-W45` (ISO week), `2026-11` (month).
+    """
+    assert badge.per is not None
+    period = {"day": Period.DAY, "week": Period.WEEK, "month": Period.MONTH}[badge.per]
+    current, _ = bounds(period, now, time_zone)
+    start, end = bounds(period, current - timedelta(microseconds=1), time_zone)
+    local = start.astimezone(ZoneInfo(time_zone)).date()
+    if period is Period.DAY:
+        label = local.isoformat()
+    elif period is Period.WEEK:
+        year, week, _ = local.isocalendar()
+        label = f"{year}-W{week:02d}"
+    else:
+        label = f"{local.year}-{local.month:02d}"
+    return label, start, end
+
+
+def ranked_winners(badge: Badge, best: Sequence[tuple[str, int]]) -> list[str]:
+    """The top `top` members of a period by points (ties at the cut all win; 0 never does)."""
+    assert badge.top is not None
+    positive = [(member, points) for member, points in best if points > 0]
+    if len(positive) <= badge.top:
+        return [member for member, _ in positive]
+    cut = positive[badge.top - 1][1]
+    return [member for member, points in positive if points >= cut]
+
+
 def window(badge: Badge, around: Sequence[datetime]) -> tuple[datetime, datetime] | None:
     """The earnings a badge must see to be judged after changes at `around`.
 
@@ -60,7 +92,7 @@ def window(badge: Badge, around: Sequence[datetime]) -> tuple[datetime, datetime
     if not around:
         return None
     if badge.kind == "streak":
-        assert badge.per is not None and badge.length is not None
+        assert badge.per in ("day", "week") and badge.length is not None
         reach = streaks.span(badge.per, badge.length, badge.grace)
         return min(around) - reach, max(around) + reach
     if badge.kind == "time_bounded":
@@ -87,7 +119,7 @@ def held(badge: Badge, standing: Standing, time_zone: str) -> set[str]:
         return {""} if points >= badge.points else set()
     earnings = [e for e in standing.earnings if e.points > 0 and _counts(badge, e.rule_id)]
     if badge.kind == "streak":
-        assert badge.per is not None and badge.length is not None
+        assert badge.per in ("day", "week") and badge.length is not None
         periods = [streaks.period_index(e.earned_at, badge.per, time_zone) for e in earnings]
         return {""} if streaks.longest(periods, badge.grace) >= badge.length else set()
     assert badge.starts is not None and badge.ends is not None

@@ -129,7 +129,8 @@ class Tiers(_Strict):
 
 
 class Badge(_Strict):
-    """A badge a member earns once: first-time, threshold (with tiers), streak, time-bounded.
+    """A badge a member earns once: first-time, threshold (with tiers), streak, time-bounded,
+    or ranked (the top `top` of each closed day, week or month; one tier per period).
 
     `revoke` says what a revoked source does: `keep` (default) leaves a badge once
     earned; `recheck` withdraws it when the member no longer qualifies (and gives it
@@ -137,14 +138,15 @@ class Badge(_Strict):
     """
 
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")
-    kind: Literal["first", "threshold", "streak", "time_bounded"]
+    kind: Literal["first", "threshold", "streak", "time_bounded", "ranked"]
     rules: list[str] | None = Field(
         default=None, max_length=MAX_LIST, description="count only these rules' points"
     )
     points: int | None = Field(default=None, ge=1, le=10_000_000)
     tiers: Tiers | None = None
-    per: Literal["day", "week"] | None = None
+    per: Literal["day", "week", "month"] | None = None
     length: int | None = Field(default=None, ge=2, le=366)
+    top: int | None = Field(default=None, ge=1, le=100)
     grace: int = Field(default=0, ge=0, le=7)
     starts: datetime | None = None
     ends: datetime | None = None
@@ -154,7 +156,7 @@ class Badge(_Strict):
     def _fields_of_kind(self) -> Badge:
         given = {
             name
-            for name in ("points", "tiers", "per", "length", "starts", "ends")
+            for name in ("points", "tiers", "per", "length", "starts", "ends", "top")
             if getattr(self, name) is not None
         }
         allowed = {
@@ -162,13 +164,19 @@ class Badge(_Strict):
             "threshold": {"points", "tiers"},
             "streak": {"per", "length"},
             "time_bounded": {"points", "starts", "ends"},
+            "ranked": {"per", "top"},
         }[self.kind]
         if extra := sorted(given - allowed):
             raise ValueError(f"a {self.kind} badge takes no {', '.join(extra)}")
         if self.kind == "threshold" and (self.points is None) == (self.tiers is None):
             raise ValueError("a threshold badge gives exactly one of points or tiers")
-        if self.kind == "streak" and (self.per is None or self.length is None):
+        if self.kind == "streak" and (self.per not in ("day", "week") or self.length is None):
             raise ValueError("a streak badge gives per (day or week) and length")
+        if self.kind == "ranked":
+            if self.per is None or self.top is None:
+                raise ValueError("a ranked badge gives per (day, week or month) and top")
+            if self.revoke != "keep":
+                raise ValueError("a ranked badge is kept: its period is closed")
         if self.kind != "streak" and self.grace:
             raise ValueError("only a streak badge takes grace")
         if self.kind == "time_bounded":

@@ -95,3 +95,25 @@ def test_a_time_bounded_badge_counts_only_its_window() -> None:
     assert badges.held(launch, Standing(20, {}, [inside, inside]), "UTC") == {""}
     assert badges.window(launch, [outside.earned_at]) is None
     assert badges.window(launch, [inside.earned_at]) is not None
+
+
+def test_a_ranked_badge_crowns_the_top_of_the_last_closed_local_period() -> None:
+    ranked = parse_ruleset(
+        RULES + "  - id: top-week\n    kind: ranked\n    per: week\n    top: 2\n"
+    ).badges[-1]
+    # Monday 00:30 in Berlin is still Sunday in UTC: the closed week is the one before.
+    label, start, end = badges.last_period(
+        ranked, datetime(2026, 11, 8, 23, 30, tzinfo=UTC), "Europe/Berlin"
+    )
+    assert label == "2026-W45"
+    assert (start, end) == (
+        datetime(2026, 11, 1, 23, tzinfo=UTC),
+        datetime(2026, 11, 8, 23, tzinfo=UTC),
+    )
+    best = [("ann", 90), ("bob", 50), ("cyd", 50), ("dee", 10)]
+    assert badges.ranked_winners(ranked, best) == ["ann", "bob", "cyd"]  # ties at the cut win
+    assert badges.ranked_winners(ranked, [("ann", 0)]) == []
+    with pytest.raises(InvalidRuleset, match="is kept"):
+        parse_ruleset(
+            RULES + "  - id: r\n    kind: ranked\n    per: day\n    top: 1\n    revoke: recheck\n"
+        )
