@@ -35,7 +35,7 @@ SCOPES: dict[str, str] = {
     "moderation:read": "read a community's moderation rules, evaluate a text against them",
     "moderation:write": "set a community's moderation rules",
     "gamification:read": "read members' points and levels, and leaderboards",
-    "gamification:write": "set a community's gamification ruleset",
+    "gamification:write": "set a community's gamification ruleset, grant or deduct points by hand",
     "insights:read": "read feedback clusters (they quote members), cluster an export",
     "insights:write": "change insights' configuration (a community's routing rules)",
 }
