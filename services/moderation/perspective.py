@@ -108,14 +108,14 @@ class _Model(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
-class CommentIn(_Model):
+class PerspectiveCommentIn(_Model):
     """The text to score."""
 
     text: str = Field(description="UTF-8 text, at most 20 KB.")
     type: str = Field(default="PLAIN_TEXT", description='Only "PLAIN_TEXT".')
 
 
-class AttributeIn(_Model):
+class PerspectiveAttributeIn(_Model):
     """What to return for one attribute."""
 
     score_type: str = Field(default="PROBABILITY", alias="scoreType")
@@ -124,11 +124,11 @@ class AttributeIn(_Model):
     )
 
 
-class AnalyzeIn(_Model):
+class PerspectiveAnalyzeIn(_Model):
     """Perspective's AnalyzeComment request."""
 
-    comment: CommentIn
-    requested_attributes: dict[str, AttributeIn] = Field(
+    comment: PerspectiveCommentIn
+    requested_attributes: dict[str, PerspectiveAttributeIn] = Field(
         default_factory=dict,
         alias="requestedAttributes",
         description="TOXICITY, INSULT, THREAT, PROFANITY, SEXUALLY_EXPLICIT or SPAM, "
@@ -146,38 +146,70 @@ class AnalyzeIn(_Model):
     community_id: str | None = Field(default=None, alias="communityId")
 
 
-class Score(_Model):
+class PerspectiveScore(_Model):
     """A probability in 0-1."""
 
     value: float
     type: Literal["PROBABILITY"] = "PROBABILITY"
 
 
-class SpanScore(_Model):
+class PerspectiveSpanScore(_Model):
     """The score of one sentence: `text[begin:end]` in code points."""
 
     begin: int
     end: int
-    score: Score
+    score: PerspectiveScore
 
 
-class AttributeScores(_Model):
+class PerspectiveAttributeScores(_Model):
     """The scores of one attribute."""
 
-    summary_score: Score | None = Field(default=None, alias="summaryScore")
-    span_scores: list[SpanScore] | None = Field(default=None, alias="spanScores")
+    summary_score: PerspectiveScore | None = Field(default=None, alias="summaryScore")
+    span_scores: list[PerspectiveSpanScore] | None = Field(default=None, alias="spanScores")
 
 
-class AnalyzeOut(_Model):
+class PerspectiveAnalyzeOut(_Model):
     """Perspective's AnalyzeComment response."""
 
-    attribute_scores: dict[str, AttributeScores] = Field(alias="attributeScores")
+    attribute_scores: dict[str, PerspectiveAttributeScores] = Field(alias="attributeScores")
     languages: list[str]
     detected_languages: list[str] = Field(alias="detectedLanguages")
     client_token: str | None = Field(default=None, alias="clientToken")
 
 
-def _read(raw: bytes) -> AnalyzeIn:
+class PerspectiveErrorBody(_Model):
+    """Google's error object, as Perspective answers it."""
+
+    code: int
+    message: str
+    status: str = Field(description="INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, ...")
+    details: list[dict[str, Any]] | None = Field(
+        default=None, description="`errorType` such as LANGUAGE_NOT_SUPPORTED_BY_ATTRIBUTE."
+    )
+
+
+class PerspectiveErrorOut(_Model):
+    """An error in Perspective's shape, with RFC 9457's members beside it."""
+
+    error: PerspectiveErrorBody
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": PerspectiveErrorOut, "description": description}
+    for code, description in (
+        (400, "Invalid request, unknown or unsupported attribute or language"),
+        (401, "No key or an unknown key"),
+        (403, "The key lacks moderation:read"),
+        (429, "The key's rate limit"),
+    )
+}
+
+
+def _read(raw: bytes) -> PerspectiveAnalyzeIn:
     try:
         body = json.loads(raw or b"null")
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -185,14 +217,14 @@ def _read(raw: bytes) -> AnalyzeIn:
     if not isinstance(body, dict):
         raise PerspectiveError("Invalid JSON payload received. Expected an object.")
     try:
-        return AnalyzeIn.model_validate(body)
+        return PerspectiveAnalyzeIn.model_validate(body)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(part) for part in first["loc"])
         raise PerspectiveError(f"Invalid value at '{where}': {first['msg']}", field=where) from None
 
 
-def _language(request: AnalyzeIn, detected: str) -> tuple[str, list[str]]:
+def _language(request: PerspectiveAnalyzeIn, detected: str) -> tuple[str, list[str]]:
     """The model to read the text with, and the languages the answer names."""
     asked = [tag.split("-")[0].split("_")[0].lower() for tag in request.languages]
     if not asked:
@@ -214,7 +246,7 @@ def _language(request: AnalyzeIn, detected: str) -> tuple[str, list[str]]:
     return (detected if detected in supported else supported[0]), request.languages
 
 
-def _check(request: AnalyzeIn, detected: str) -> None:
+def _check(request: PerspectiveAnalyzeIn, detected: str) -> None:
     if request.comment.type != "PLAIN_TEXT":
         raise PerspectiveError("Currently, only 'PLAIN_TEXT' comments are supported.")
     if not request.comment.text.strip():
@@ -256,7 +288,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def analyze(request: AnalyzeIn, engine: Engine) -> AnalyzeOut:
+def analyze(request: PerspectiveAnalyzeIn, engine: Engine) -> PerspectiveAnalyzeOut:
     """The scores of the requested attributes, per comment and (if asked) per sentence."""
     text = request.comment.text
     detected = language_of(text)
@@ -269,7 +301,7 @@ def analyze(request: AnalyzeIn, engine: Engine) -> AnalyzeOut:
     pieces = [text] + [text[begin:end] for begin, end in spans]
     scored = classifier.score_many(pieces, [language] * len(pieces))
     summary = _with_rules(engine, text, scored[0])
-    out: dict[str, AttributeScores] = {}
+    out: dict[str, PerspectiveAttributeScores] = {}
     for name, wanted in request.requested_attributes.items():
         attribute = ATTRIBUTES[name]
         value = summary[attribute]
@@ -279,11 +311,15 @@ def analyze(request: AnalyzeIn, engine: Engine) -> AnalyzeOut:
         span_scores = None
         if request.span_annotations:
             span_scores = [
-                SpanScore(begin=begin, end=end, score=Score(value=scores[attribute]))
+                PerspectiveSpanScore(
+                    begin=begin, end=end, score=PerspectiveScore(value=scores[attribute])
+                )
                 for (begin, end), scores in zip(spans, scored[1:], strict=True)
             ]
-        out[name] = AttributeScores(summary_score=Score(value=value), span_scores=span_scores)
-    return AnalyzeOut(
+        out[name] = PerspectiveAttributeScores(
+            summary_score=PerspectiveScore(value=value), span_scores=span_scores
+        )
+    return PerspectiveAnalyzeOut(
         attribute_scores=out,
         languages=languages,
         detected_languages=[detected],
@@ -326,10 +362,28 @@ async def perspective_caller(
 perspective_caller.required_scopes = _caller.required_scopes  # type: ignore[attr-defined]
 perspective_caller.tenant_wide = False  # type: ignore[attr-defined]
 
+
+def _inlined(schema: Any, definitions: Mapping[str, Any]) -> Any:
+    """`schema` with its `#/$defs/...` references replaced by what they name (the request
+    body is parsed by hand, so its models are not among the OpenAPI components)."""
+    if isinstance(schema, dict):
+        if "$ref" in schema:
+            return _inlined(definitions[schema["$ref"].rsplit("/", 1)[-1]], definitions)
+        return {k: _inlined(v, definitions) for k, v in schema.items() if k != "$defs"}
+    if isinstance(schema, list):
+        return [_inlined(item, definitions) for item in schema]
+    return schema
+
+
+_REQUEST_SCHEMA = PerspectiveAnalyzeIn.model_json_schema(by_alias=True)
 _BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": AnalyzeIn.model_json_schema(by_alias=True)}},
+        "content": {
+            "application/json": {
+                "schema": _inlined(_REQUEST_SCHEMA, _REQUEST_SCHEMA.get("$defs", {}))
+            }
+        },
     }
 }
 
@@ -345,9 +399,10 @@ _BODY = {
     'Perspective\'s shape `{"error": {"code", "message", "status"}}`; Perspective\'s '
     "other attributes are refused as Perspective refuses an attribute in an unsupported "
     "language. Nothing is stored, whatever `doNotStore` says.",
-    response_model=AnalyzeOut,
+    response_model=PerspectiveAnalyzeOut,
     response_model_by_alias=True,
     response_model_exclude_none=True,
+    responses=_ERRORS,
     openapi_extra=_BODY,
 )
 async def comments_analyze(
