@@ -257,7 +257,16 @@ class DiscordGateway:
                     }
                 for binding in list(self.bindings.values()):
                     for channel, after in marks.get(binding.binding_id, {}).items():
-                        await self._fill_channel(client, binding.external_id, channel, after)
+                        try:
+                            await self._fill_channel(client, binding.external_id, channel, after)
+                        except (discord.Forbidden, discord.NotFound) as exc:
+                            # A channel deleted or closed to the bot; the others go on.
+                            log.warning(
+                                "discord binding %s: channel %s history unreadable (%s)",
+                                binding.binding_id,
+                                channel,
+                                exc.status,
+                            )
             except (
                 discord.DiscordException,
                 aiohttp.ClientError,
