@@ -448,6 +448,26 @@ INSIGHTS = dashboard(
             kind="bargauge",
             description="Set by each re-clustering pass.",
         ),
+        prom(
+            "Insights routed per hour by team",
+            ("sum by (team) (increase(hearth_insights_routed_total[1h]))", "{{team}}"),
+        ),
+        prom(
+            "Webhook deliveries per hour by result",
+            ("sum by (result) (increase(hearth_insights_deliveries_total[1h]))", "{{result}}"),
+        ),
+        sql(
+            "Routed insights by team and kind",
+            """SELECT team, kind, count(*) AS insights, count(DISTINCT cluster_id) AS clusters
+               FROM insights.routed_insights WHERE $__timeFilter(created_at)
+               GROUP BY team, kind ORDER BY insights DESC""",
+        ),
+        sql(
+            "Deliveries by destination and status",
+            """SELECT destination, status, count(*) AS deliveries, max(attempts) AS "most attempts"
+               FROM insights.deliveries WHERE $__timeFilter(created_at)
+               GROUP BY destination, status ORDER BY deliveries DESC""",
+        ),
         sql(
             "Clusters by intent",
             """SELECT intent, count(DISTINCT cluster_id) AS clusters, count(*) AS messages

@@ -68,6 +68,8 @@ class Deployment:
     logs: Path
     ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    receiver: str = ""
+    """A webhook URL the traffic's routing rules deliver to."""
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"

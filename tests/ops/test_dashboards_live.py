@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,40 @@ def prometheus(
         process.wait(timeout=20)
 
 
+# Every feedback cluster goes to the product team's webhook as soon as it forms.
+ROUTING = """
+destinations:
+  product-hook: {{url: "{url}", format: json, secret: a-test-signing-key-0123456789}}
+rules:
+  - {{name: every-cluster, team: product, trigger: size, min_size: 1, delivery: instant,
+     to: [product-hook]}}
+"""
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """The product team's webhook: accepts every delivery."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def send_traffic(services: Deployment) -> None:
     """A small community's day on two channels, with history from two weeks ago, a flagged
     message a moderator allows, spam the rules remove, joins, and feedback to cluster."""
@@ -100,6 +136,13 @@ def send_traffic(services: Deployment) -> None:
     )
     assert community.status_code in (200, 201), community.text
     community_id = community.json()["id"]
+    routing = httpx.put(
+        f"{services.url('insights')}/v1/insights/communities/{community_id}/routing",
+        content=ROUTING.format(url=services.receiver),
+        headers={**auth, "Content-Type": "application/yaml"},
+        timeout=30,
+    )
+    assert routing.status_code == 200, routing.text
     now = datetime.now(UTC)
     events: list[dict[str, Any]] = []
 
@@ -198,9 +241,10 @@ def send_traffic(services: Deployment) -> None:
 
 
 @pytest.fixture(scope="module")
-def flowing(running: tuple[Deployment, str], prometheus: str) -> tuple[str, str]:
+def flowing(running: tuple[Deployment, str], prometheus: str, receiver: str) -> tuple[str, str]:
     """(Prometheus URL, database URL) once the traffic went in."""
     services, database_url = running
+    services.receiver = receiver
     send_traffic(services)
     return prometheus, database_url
 
