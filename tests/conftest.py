@@ -91,11 +91,13 @@ async def skip_kafka_history(host: Any) -> None:
         )
         await consumer.start()
         try:
-            await consumer.topics()  # metadata for every topic, not only subscribed ones
+            # consumer.topics() fetches every topic's metadata but does not keep it, so
+            # consumer.partitions_for_topic() knew none of them and nothing was skipped.
+            cluster = await consumer._client.fetch_all_metadata()
             partitions = [
                 TopicPartition(topic, partition)
                 for topic in topics
-                for partition in consumer.partitions_for_topic(topic) or ()
+                for partition in cluster.partitions_for_topic(topic) or ()
             ]
             if partitions:
                 consumer.assign(partitions)
