@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
 from shared.bus.port import BusUnavailable, Outgoing
 from tests.ingest.conftest import Ingest
@@ -46,6 +46,11 @@ async def polling_binding(ingest: Ingest, token: str, chat: str = CHAT) -> tuple
         POLLING,
     )
     return community, binding["id"]
+
+
+def running_bots(platform: str) -> float | None:
+    """hearth_ingest_connectors: bots whose connector runs (one ingest host per test)."""
+    return REGISTRY.get_sample_value("hearth_ingest_connectors", {"platform": platform})
 
 
 def of(community: str) -> Any:
@@ -158,9 +163,12 @@ async def test_polling_stops_when_the_binding_goes_away(
         f"/v1/ingest/communities/{community}/bindings/{binding_id}", headers=ingest.auth()
     )
     assert answer.status_code == 204, answer.text
-    await asyncio.sleep(1.5)  # a reload (0.2 s) plus an open long poll (1 s)
+
+    # The fleet sets its gauge only once the stopped poller's task has ended, so no
+    # getUpdates can follow; the long poll open at that moment runs out (1 s) unanswered.
+    await eventually(lambda: running_bots("telegram") == 0)
     polls = len(bot.offsets())
-    await asyncio.sleep(1.2)
+    await eventually(lambda: all(call.answered for call in bot.calls))
     assert len(bot.offsets()) == polls
 
 
