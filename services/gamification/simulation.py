@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,14 @@ MAX_FACTS = 20_000
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+_FIELDS = tuple(field.name for field in fields(Fact))
+
+
 def encode(fact: Fact) -> str:
-    """A fact as stored."""
-    return json.dumps(asdict(fact), default=lambda v: v.isoformat(), sort_keys=True)
+    """A fact as stored (its fields are plain values: no deep copy as `asdict` makes)."""
+    values = {name: getattr(fact, name) for name in _FIELDS}
+    values["occurred_at"] = fact.occurred_at.isoformat()
+    return json.dumps(values, sort_keys=True)
 
 
 def decode(text: str) -> Fact:
