@@ -7,7 +7,10 @@ Handlers take a typed payload and the service's unit of work, and never commit:
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 from ulid import ULID
 
 from services.insights.domain.clustering import OnlineClusterer, blended_centre
@@ -16,17 +19,14 @@ from services.insights.domain.text import fingerprint
 from services.insights.embedding import DIMENSIONS, encode_async
 from services.insights.intents import load_model
 from services.insights.metrics import MESSAGES_CLUSTERED_TOTAL
-from services.insights.repository import NewMember
+from services.insights.repository import Feedback, NewMember
 from services.insights.routing import route_cluster
 from services.insights.sentiment import load_model as load_sentiment_model
-from services.insights.uow import InsightsUoW
+from services.insights.uow import MAX_TEXT, InsightsUoW
 from shared.bus.failures import Rejected
 from shared.db.consuming import Handler
 from shared.events.community import CommunityEvent, CommunityEventType
 from shared.events.payloads import CoreMemberChange, ModerationDecision
-
-MAX_TEXT = 2_000  # characters embedded; longer feedback is judged by its opening
-
 
 ACTIVE = frozenset(CommunityEventType) - {
     CommunityEventType.MEMBER_LEFT,
@@ -111,16 +111,18 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     text = ((event.content.text if event.content else None) or "").strip()
     if not text or event.actor.is_bot:
         return
+    vector = uow.vectors.get(event.event_id)
+    if vector is None:
+        vector = (await encode_async([text[:MAX_TEXT]]))[0]
+    model = load_model()
+    intent = model.predict(vector[None, :])[0]
+    if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
+        return  # chatter: decided before any database read
     feedback = uow.feedback
     if await feedback.is_clustered(event.event_id):
         return
     removed = await feedback.is_removed(event.event_id)
-    vector = (await encode_async([text[:MAX_TEXT]]))[0]
-    model = load_model()
-    intent = model.predict(vector[None, :])[0]
     sentiment = load_sentiment_model().predict(vector[None, :])[0]
-    if event.type is CommunityEventType.MESSAGE_CREATED and intent is Intent.OTHER:
-        return
     if intent is Intent.QUESTION and event.source_event_id and not event.parent_id:
         await uow.activity.add_question(
             tenant_id=event.tenant_id,
@@ -137,20 +139,21 @@ async def cluster_feedback(event: CommunityEvent, uow: InsightsUoW) -> None:
     if duplicate_of is not None:
         cluster_id, duplicate = await feedback.resolve(duplicate_of), True
     else:
-        existing = await feedback.clusters_of(event.tenant_id, event.community_id)
-        total = sum((c.total for c in existing), np.zeros(DIMENSIONS, dtype=np.float32))
-        centre = blended_centre(
-            model.centre.astype(np.float32), total, sum(c.count for c in existing)
-        )
-        clusterer = OnlineClusterer(
-            new_id=lambda: str(ULID()), centre=centre.astype(np.float32), clusters=existing
-        )
+        place = (event.tenant_id, event.community_id)
+        clusterer = uow.clusterers.get(place)
+        if clusterer is None:
+            clusterer = await _clusterer(feedback, model.centre, *place)
+            uow.clusterers[place] = clusterer
         assignment = clusterer.assign(vector, fingerprint=printed)
         cluster_id, duplicate = assignment.cluster_id, False
         if assignment.created:
             await feedback.create_cluster(cluster_id, event.tenant_id, event.community_id)
+        stored = cluster_id
         if not removed:
-            cluster_id = await feedback.add_to_centroid(cluster_id, vector)
+            stored = await feedback.add_to_centroid(cluster_id, vector)
+        if removed or stored != cluster_id:  # memory and the table differ: read it afresh
+            uow.clusterers.pop(place, None)
+        cluster_id = stored
     await feedback.add_member(
         NewMember(
             event_id=event.event_id,
@@ -191,6 +194,18 @@ async def count_decision(decision: ModerationDecision, uow: InsightsUoW) -> None
         decision.community_id,
         decision.occurred_at.date(),
         decision.verdict.value,
+    )
+
+
+async def _clusterer(
+    feedback: Feedback, prior: npt.NDArray[np.floating[Any]], tenant_id: str, community_id: str
+) -> OnlineClusterer:
+    """The community's clusters as stored, centred on its traffic (once per batch)."""
+    existing = await feedback.clusters_of(tenant_id, community_id)
+    total = sum((c.total for c in existing), np.zeros(DIMENSIONS, dtype=np.float32))
+    centre = blended_centre(prior.astype(np.float32), total, sum(c.count for c in existing))
+    return OnlineClusterer(
+        new_id=lambda: str(ULID()), centre=centre.astype(np.float32), clusters=existing
     )
 
 

@@ -56,6 +56,13 @@ class UnitOfWork:
         self.group = group
         """The consumer group handling the event (empty in an HTTP request)."""
 
+    async def prepare(self, payloads: Sequence[object]) -> None:
+        """Look at a whole batch before its handlers run (e.g. embed every text at once).
+
+        Called once per batch with the fresh (not yet processed) payloads, in order,
+        inside the transaction; the default does nothing.
+        """
+
 
 UnitOfWorkFactory = Callable[..., UnitOfWork]
 
@@ -170,6 +177,7 @@ def idempotent_processor(
                 seen.add(envelope.id)
                 fresh.append(item)
             uow = unit_of_work(session, Outbox(session, outbox), context=context, group=group)
+            await uow.prepare([payload for _, _, payload in fresh])
             for delivery, handler, payload in fresh:
                 envelope = delivery.envelope
                 with (

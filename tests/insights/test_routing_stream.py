@@ -28,12 +28,9 @@ from services.insights.domain.delivery import (
     verify,
 )
 from shared.events.envelope import Envelope
-from tests.insights import test_feedback_stream
-from tests.insights.test_feedback_stream import Stack
+from tests.insights.conftest import Stack
 
 pytestmark = pytest.mark.integration
-
-stack_fixture = test_feedback_stream.stack  # the `stack` fixture: ingest + insights on Kafka
 
 SECRET = "a-signing-key-for-the-product-team"
 EARLIER = [("ann", "The app crashes every time I try to upload a photo")]
@@ -214,3 +211,55 @@ async def routed_event(stack: Stack, event_id: str) -> Envelope:
     finally:
         await consumer.stop()
     raise AssertionError("the routed insight never reached insights.v1")
+
+
+async def test_poll_answers_and_the_retrospective_through_the_api(stack: Stack) -> None:
+    """Poll answers posted through ingest appear aggregated; the month renders in EN and RU."""
+    created = await stack.client.post(
+        "/v1/ingest/communities", json={"name": "Polls", "time_zone": "UTC"}, headers=stack.auth()
+    )
+    community = created.json()["id"]
+    votes = [("ann", [0]), ("boris", [1]), ("cyd", [1]), ("ann", [1])]  # ann changes her vote
+    for n, (user, options) in enumerate(votes):
+        answer = await stack.client.post(
+            "/v1/ingest/events",
+            json={
+                "type": "community.poll.answered",
+                "community_id": community,
+                "platform": "telegram",
+                "occurred_at": f"2026-11-20T10:0{n}:00Z",
+                "source_event_id": f"vote-{n}",
+                "actor": {"platform_user_id": user, "username": user},
+                "attributes": {"poll_id": "5102", "option_ids": options},
+            },
+            headers=stack.auth(),
+        )
+        assert answer.status_code == 200, answer.text
+    poll = await poll_until(
+        stack, f"/v1/insights/communities/{community}/polls/5102", lambda b: b["voters"] == 3
+    )
+    assert {o["option"]: o["votes"] for o in poll["options"]} == {"1": 3}
+    assert poll["new_voters"] == 3  # all first seen at the poll
+
+    base = f"/v1/insights/communities/{community}/retrospective?month=2026-11"
+    report = (await stack.client.get(base, headers=stack.auth())).json()
+    assert report["activity"]["mau"] == 3 and report["polls"][0]["leading"] == "1"
+    english = await stack.client.get(base + "&format=markdown", headers=stack.auth())
+    russian = await stack.client.get(base + "&format=html&locale=ru", headers=stack.auth())
+    assert english.headers["content-type"].startswith("text/markdown")
+    assert "| Monthly active members | 3 |" in english.text
+    assert russian.headers["content-type"].startswith("text/html")
+    assert "Ретроспектива сообщества" in russian.text and "<svg" in russian.text
+    bad = await stack.client.get(base.replace("2026-11", "2026-13"), headers=stack.auth())
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+async def poll_until(stack: Stack, path: str, done: Any) -> Any:
+    """GET `path` until it answers 200 and `done(body)` holds (bounded: 180 s)."""
+    deadline = time.monotonic() + 180
+    while True:
+        answer = await stack.client.get(path, headers=stack.auth())
+        if (answer.status_code == 200 and done(answer.json())) or time.monotonic() > deadline:
+            assert answer.status_code == 200, answer.text
+            return answer.json()
+        await asyncio.sleep(0.3)
