@@ -27,6 +27,7 @@ from typing import Any
 
 from services.gamification.campaigns import CampaignRecorder, Cue
 from services.gamification.domain import levels, scoring
+from services.gamification.domain.campaigns import CampaignSpec, multiplied, multiplier_at
 from services.gamification.domain.facts import Fact
 from services.gamification.domain.leaderboard import Line, deltas
 from services.gamification.domain.rules import Ruleset
@@ -96,6 +97,8 @@ class _State:
     dirty_moderated: set[tuple[str, str]] = field(default_factory=set)
     named: dict[tuple[str, str], set[tuple[str, str, str]]] = field(default_factory=dict)
     """(tenant, activity) → the content keys that have named it."""
+    campaigns: dict[tuple[str, str], list[CampaignSpec]] = field(default_factory=dict)
+    """(tenant, community) → its campaigns running during the batch (for multipliers)."""
 
     def __post_init__(self) -> None:
         for key, found in self.content.items():
@@ -188,6 +191,13 @@ class Batch:
             window={},
         )
         state.keys = {_key(line) for group in lines.values() for line in group}
+        if activities:
+            running = await self.campaigns.running(
+                {(f.tenant_id, f.community_id) for f in activities},
+                min(f.occurred_at for f in activities),
+                max(f.occurred_at for f in activities),
+            )
+            state.campaigns = {key: [spec for _id, spec in found] for key, found in running.items()}
         await self._load_windows(state, activities)
         return state
 
@@ -272,6 +282,13 @@ class Batch:
         self, state: _State, ruleset: Ruleset, fact: Fact, candidate: scoring.Candidate
     ) -> None:
         lines = state.window[(fact.tenant_id, fact.community_id, candidate.member_id)]
+        boost = multiplier_at(
+            state.campaigns.get((fact.tenant_id, fact.community_id), []),
+            fact.platform.value,
+            fact.channel_id,
+            fact.occurred_at,
+        )
+        candidate = replace(candidate, points=multiplied(candidate.points, boost))
         used = []
         for window in scoring.windows(ruleset, candidate, fact.occurred_at):
             already = sum(

@@ -335,7 +335,11 @@ class CampaignRecorder:
                 )
         if not cues:
             return
-        running = await self._running(cues)
+        running = await self.running(
+            {(c.tenant_id, c.community_id) for c in cues},
+            min(c.occurred_at for c in cues),
+            max(c.occurred_at for c in cues),
+        )
         if not running:
             return
         new_entries: list[dict[str, Any]] = []
@@ -390,13 +394,13 @@ class CampaignRecorder:
                 ]
         await self._write(new_entries, votes, unvotes, withdrawn)
 
-    async def _running(
-        self, cues: Sequence[Cue]
+    async def running(
+        self, communities: set[tuple[str, str]], first: datetime, last: datetime
     ) -> dict[tuple[str, str], list[tuple[str, CampaignSpec]]]:
-        """Open campaigns of the batch's communities whose time overlaps the batch's."""
-        keys = sorted({(c.tenant_id, c.community_id) for c in cues})
-        first = min(c.occurred_at for c in cues)
-        last = max(c.occurred_at for c in cues)
+        """Open campaigns of these (tenant, community)s whose time overlaps [first, last]."""
+        if not communities:
+            return {}
+        keys = sorted(communities)
         query = select(campaigns).where(
             or_(
                 *(and_(campaigns.c.tenant_id == t, campaigns.c.community_id == c) for t, c in keys)

@@ -4,19 +4,30 @@ author, once per member per entry), winners at the close, announced through inge
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 from ulid import ULID
 
+from services.gamification.app import SPEC, setup
+from services.gamification.campaigns import Campaigns
 from services.gamification.domain.campaigns import CampaignSpec, Entry, standings, winners
-from services.gamification.tables import metadata
-from shared.db.tables import outbox_table
+from services.gamification.tables import ledger, metadata, rulesets
+from shared.api.auth import Caller
+from shared.bus.port import Record
+from shared.bus.runtime import Delivery
+from shared.db.consuming import idempotent_processor
+from shared.db.engine import Database
+from shared.db.migrations import upgrade
+from shared.db.tables import outbox_table, processed_table
 from shared.events.community import Actor, CommunityEvent, Content
 from tests.gamification.conftest import Gamification
 from tests.gamification.traffic import member, message
+from tests.shared.conftest import drop_schema
 
 T0 = datetime(2026, 11, 2, 8, tzinfo=UTC)
 
@@ -198,3 +209,81 @@ async def test_self_votes_and_duplicate_votes_do_not_crown_the_wrong_winner(
 @pytest.fixture
 def g(gamification: Gamification) -> Gamification:
     return gamification
+
+
+FLAT = """\
+time_zone: UTC
+rules:
+  - id: message
+    event: community.message.created
+    points: 10
+"""
+
+
+@pytest.mark.integration
+async def test_points_are_multiplied_in_a_campaigns_channels_while_it_runs(db: Database) -> None:
+    tenant, community = "t-multiplied", "c-multiplied"
+    async with db.transaction() as session:
+        await session.execute(
+            rulesets.insert().values(
+                tenant_id=tenant,
+                community_id=community,
+                version=1,
+                source=FLAT,
+                effective_from=T0 - timedelta(days=30),
+                created_by="test",
+            )
+        )
+        spec = CampaignSpec(
+            name="Double XP in #art",
+            platform="discord",
+            starts_at=T0,
+            ends_at=T0 + timedelta(hours=2),
+            channels=["art"],
+            tag="art",
+            multiplier=2.5,
+        )
+        await Campaigns(session).create(Caller.system(tenant), community, spec)
+    ann = member("ann")
+    events = [
+        post(tenant, community, ann, T0 + timedelta(minutes=1), 1, "in art, running"),
+        post(tenant, community, ann, T0 + timedelta(minutes=2), 2, "elsewhere", channel="general"),
+        post(tenant, community, ann, T0 + timedelta(hours=3), 3, "in art, over"),
+        post(tenant, community, ann, T0 - timedelta(hours=1), 4, "in art, not yet"),
+    ]
+    process = idempotent_processor(
+        db,
+        group="g",
+        handlers=SPEC.handlers,
+        processed=processed_table(metadata),
+        outbox=outbox_table(metadata),
+        unit_of_work=SPEC.unit_of_work,
+    )
+    items = [
+        Delivery(Record("community.events.v1", 0, n, None, b""), event.to_envelope())
+        for n, event in enumerate(events)
+    ]
+    assert not await process(items)
+    async with db.sessions() as session:
+        points = {
+            row.source_event_id: row.points
+            for row in await session.execute(select(ledger.c.source_event_id, ledger.c.points))
+        }
+    assert [points[e.event_id] for e in events] == [25, 10, 10, 10]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def db(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
+    if request.param == "sqlite":
+        database = Database(f"sqlite+aiosqlite:///{tmp_path / 'g.db'}", schema="gamification")
+    else:
+        url = request.getfixturevalue("postgres_url")
+        database = Database(url, schema=f"campaigns_{str(ULID()).lower()}", pool_size=2)
+        setup(None, database, None)
+    await upgrade(database, SPEC.migrations)
+    try:
+        yield database
+    finally:
+        if request.param == "postgresql":
+            await drop_schema(database)
+        await database.dispose()

@@ -65,6 +65,12 @@ class CampaignSpec(BaseModel):
         default_factory=list, max_length=20, description="reactions that count as votes; empty: any"
     )
     winners: int = Field(default=3, ge=1, le=100)
+    multiplier: float = Field(
+        default=1.0,
+        ge=1,
+        le=10,
+        description="points earned in its channels while it runs are multiplied, before caps",
+    )
     winner_role: str | None = Field(
         default=None, max_length=64, description="platform role granted to each winner"
     )
@@ -142,6 +148,27 @@ def counts_as_vote(
     if spec.channels and channel_id not in spec.channels:
         return False
     return not spec.vote_emoji or emoji in spec.vote_emoji
+
+
+def multiplier_at(
+    specs: Iterable[CampaignSpec], platform: str, channel_id: str | None, at: datetime
+) -> float:
+    """The highest multiplier of the campaigns running at `at` where the activity is."""
+    found = 1.0
+    for spec in specs:
+        if spec.platform != platform or not spec.running_at(at):
+            continue
+        if spec.channels and channel_id not in spec.channels:
+            continue
+        found = max(found, spec.multiplier)
+    return found
+
+
+def multiplied(points: int, multiplier: float) -> int:
+    """Points times a multiplier, rounded half up (the same on every replay)."""
+    if multiplier == 1.0:
+        return points
+    return int(points * multiplier + 0.5)
 
 
 @dataclass(frozen=True)
