@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -42,16 +41,30 @@ def of(community: str) -> Any:
 
 
 async def test_gateway_dispatches_become_events_of_the_guilds_community(
-    ingest: Ingest, published: Published, fake_discord: FakeDiscord
+    ingest: Ingest,
+    published: Published,
+    fake_discord: FakeDiscord,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="services.ingest.connectors")
     token = discord_token()
     bot = fake_discord.bot(token)
     bot.guilds = [MESSAGE_GUILD, MEMBER_GUILD]
     # Two guilds of one bot, bound to two communities: one connection serves both.
     messages = await guild_binding(ingest, MESSAGE_GUILD, token)
     members = await guild_binding(ingest, MEMBER_GUILD, token)
+    ids = await ingest.client.get(
+        f"/v1/ingest/communities/{members}/bindings", headers=ingest.auth()
+    )
+    second = ids.json()["items"][0]["id"]
     await eventually(lambda: len(bot.identifies) == 1)
-    await asyncio.sleep(0.5)  # a reload (0.2 s) hands the second binding to the connection
+    # A reload (0.2 s) hands the second binding to the connection; the fleet says so.
+    await eventually(
+        lambda: any(
+            "discord connector" in r.getMessage() and second in r.getMessage()
+            for r in caplog.records
+        )
+    )
     for name in ("MESSAGE_CREATE", "MESSAGE_REACTION_ADD", "GUILD_MEMBER_ADD"):
         bot.dispatch(payload(f"discord/gateway.{name}.json"))
     stranger = payload("discord/gateway.MESSAGE_CREATE.json")
