@@ -240,7 +240,8 @@ class _Recorder:
     """Keeps the statements a session executes, to time them again inside PostgreSQL."""
 
     def __init__(self, session: Any) -> None:
-        self.session, self.statements = session, []
+        self.session = session
+        self.statements: list[Any] = []
         self._execute = session.execute
 
     async def __aenter__(self) -> _Recorder:
