@@ -274,6 +274,19 @@ MODERATION = dashboard(
             description="Automatic flags and hides a moderator allowed, of all reviewed.",
         ),
         prom(
+            "Sanctions per hour by action",
+            ("sum by (action) (increase(hearth_moderation_sanctions_total[1h]))", "{{action}}"),
+            description="Warnings, mutes and bans the strikes ladder sent to the platforms.",
+        ),
+        prom(
+            "Sanction results reported back",
+            (
+                "sum by (of, outcome) (increase(hearth_moderation_action_results_total[1h]))",
+                "{{of}} {{outcome}}",
+            ),
+            description="What ingest reported the platforms did with each sanction or appeal.",
+        ),
+        prom(
             "Regex rules cut off by their time bound",
             ("sum(rate(hearth_moderation_regex_timeouts_total[5m]))", "timeouts"),
             unit="ops",

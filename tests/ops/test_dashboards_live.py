@@ -101,6 +101,18 @@ rules:
 """
 
 
+# Shouting waits for a moderator, a scam is removed and earns its author a warning.
+MODERATION_RULES = """
+rules:
+  - {id: shouting, kind: caps, max_ratio: 0.8, min_letters: 16, action: flag, reason: shouting}
+  - {id: scam, kind: keywords, words: ["free nitro"], action: remove, reason: scam}
+classifier: {enabled: false}
+sanctions:
+  ladder:
+    - {strikes: 1, action: warn}
+"""
+
+
 class Receiver(BaseHTTPRequestHandler):
     """The product team's webhook: accepts every delivery."""
 
@@ -143,6 +155,13 @@ def send_traffic(services: Deployment) -> None:
         timeout=30,
     )
     assert routing.status_code == 200, routing.text
+    rules = httpx.put(
+        f"{services.url('moderation')}/v1/moderation/communities/{community_id}/rules",
+        content=MODERATION_RULES,
+        headers={**auth, "Content-Type": "application/yaml"},
+        timeout=30,
+    )
+    assert rules.status_code == 200, rules.text
     now = datetime.now(UTC)
     events: list[dict[str, Any]] = []
 
