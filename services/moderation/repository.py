@@ -50,6 +50,14 @@ def _readable(table: Table, caller: Caller) -> ColumnElement[bool]:
     return and_(table.c.tenant_id == caller.tenant_id, in_communities)
 
 
+def _may_replace(column: Any, outcome: str) -> ColumnElement[bool]:
+    """Whether an action's new result replaces the stored one: `done` is final, and
+    `no_binding` (an ingest without this community's binding) only fills an empty one."""
+    if outcome == "no_binding":
+        return column.is_(None)
+    return or_(column.is_(None), column != "done")
+
+
 def _insert_ignoring_conflicts(session: AsyncSession, table: Table) -> Insert:
     if session.get_bind().dialect.name == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
@@ -385,7 +393,11 @@ class SanctionRecords:
         sent it."""
         outcome = await self.session.execute(
             update(sanctions)
-            .where(sanctions.c.tenant_id == tenant_id, sanctions.c.action_id == action_id)
+            .where(
+                sanctions.c.tenant_id == tenant_id,
+                sanctions.c.action_id == action_id,
+                _may_replace(sanctions.c.result, result),
+            )
             .values(result=result, result_detail=detail[:500], result_at=at)
         )
         return bool(getattr(outcome, "rowcount", 0))
@@ -516,7 +528,11 @@ class Appeals:
         """Note what the platform did with a reversal's unmute or unban."""
         outcome = await self.session.execute(
             update(appeals)
-            .where(appeals.c.tenant_id == tenant_id, appeals.c.action_id == action_id)
+            .where(
+                appeals.c.tenant_id == tenant_id,
+                appeals.c.action_id == action_id,
+                _may_replace(appeals.c.result, result),
+            )
             .values(result=result, result_detail=detail[:500], result_at=at)
         )
         return bool(getattr(outcome, "rowcount", 0))

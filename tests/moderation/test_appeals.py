@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from ulid import ULID
 
+from services.moderation.repository import SanctionRecords
 from shared.bus.port import publish
 from shared.events.community import Actor, Platform
 from shared.events.envelope import Envelope
@@ -129,6 +131,21 @@ async def test_results_show_on_the_sanction_and_appeals_are_upheld_or_reversed(
         "platform_error",
         "Bad Request: not enough rights to restrict/unrestrict chat member",
     )
+
+    # another ingest without this binding (no_binding) never hides a real outcome, and a
+    # done is final
+    async with moderation.db.sessions() as session, session.begin():
+        records = SanctionRecords(session)
+        tenant, now = moderation.tenant_id, datetime.now(UTC)
+        for action_id in (muted["action_id"], banned["action_id"]):
+            assert not await records.record_result(
+                tenant, action_id, result="no_binding", detail="", at=now
+            )
+        assert not await records.record_result(
+            tenant, muted["action_id"], result="platform_error", detail="late", at=now
+        )
+    assert (await sanction(moderation, muted["id"]))["result"] == "done"
+    assert (await sanction(moderation, banned["id"]))["result"] == "platform_error"
 
     # an appeal per sanction; the ban's is upheld: nothing is published
     filed = counter("hearth_moderation_appeals_total", outcome="filed")
