@@ -37,7 +37,10 @@ pytestmark = pytest.mark.integration
 # (docs/api.md, "What a key can see"). A 2xx is accepted there only when the answer
 # shows nothing of A's and A's data is unchanged afterwards. Every other route must
 # refuse another tenant with 403 or 404.
-OWN_NAMESPACE = {("PUT", "/v1/moderation/communities/{community_id}/rules")}
+OWN_NAMESPACE = {
+    ("PUT", "/v1/moderation/communities/{community_id}/rules"),
+    ("POST", "/v1/moderation/communities/{community_id}/rules:dry-run"),
+}
 
 
 @dataclass
@@ -163,6 +166,10 @@ async def build_world(hearth: Ingest) -> World:
         # Likewise a cluster's detail answers 404 to every caller for this id
         # (tests/insights/test_feedback_stream.py scopes it by tenant).
         "cluster_id": "1",
+        # A has no sanctions or appeals: 404 for every caller (tests/moderation/test_appeals.py
+        # scopes them).
+        "sanction_id": "1",
+        "appeal_id": "1",
     }
     in_one = {one, binding["id"], ann, bob, dee, ids["merge_id"], admin_key_id, marker}
     return World(ids, (one, two), in_one | {two, cyd}, in_one)
@@ -234,6 +241,22 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     },
     ("POST", "/v1/moderation/queue/{decision_id}/decide"): lambda ids: {
         "json": {"verdict": "remove", "note": "intruder"}
+    },
+    ("POST", "/v1/moderation/communities/{community_id}/rules:dry-run"): lambda ids: yaml(
+        moderation_rules("intruder")
+    ),
+    ("POST", "/v1/moderation/reports"): lambda ids: {
+        "json": {
+            "community_id": ids["community_id"],
+            "subject_event_id": str(ULID()),
+            "reporter": "intruder",
+        }
+    },
+    ("POST", "/v1/moderation/sanctions/{sanction_id}/appeals"): lambda ids: {
+        "json": {"statement": "intruder"}
+    },
+    ("POST", "/v1/moderation/appeals/{appeal_id}/decide"): lambda ids: {
+        "json": {"outcome": "reverse", "note": "intruder"}
     },
     ("PUT", "/v1/gamification/communities/{community_id}/rules"): lambda ids: yaml(
         GAMIFICATION_RULES
@@ -320,7 +343,9 @@ async def snapshot(hearth: Ingest, world: World) -> str:
         for community in world.communities:
             call = build(route, "GET", {**world.ids, "community_id": community})
             answer = await get(call.url, params=call.query, headers=auth)
-            seen[call.url + json.dumps(call.query)] = (answer.status_code, answer.json())
+            lines = answer.headers.get("content-type", "").startswith("application/x-ndjson")
+            body = answer.text if lines else answer.json()  # JSON-lines exports
+            seen[call.url + json.dumps(call.query)] = (answer.status_code, body)
     for user in ("ann", "bob", "cyd", "dee", "intruder"):
         for platform in ("api", "github"):
             found = await get(
