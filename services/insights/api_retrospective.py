@@ -172,3 +172,47 @@ async def get_churn_risk(
     return ChurnRiskList(
         as_of=end, items=[ChurnRisk.model_validate(c) for c in report["activity"]["churn_risk"]]
     )
+
+
+class PublishedRetrospective(BaseModel):
+    """A month's retrospective as it was published at the month's end."""
+
+    period: str = Field(description="YYYY-MM")
+    published_at: datetime
+    retrospective: Retrospective
+
+
+class PublishedList(BaseModel):
+    """The community's published retrospectives, newest month first."""
+
+    items: list[PublishedRetrospective]
+
+
+@router.get(
+    "/communities/{community_id}/retrospectives",
+    response_model=PublishedList,
+    summary="A community's published monthly retrospectives",
+    description=(
+        "Shortly after each month ends (checked every HEARTH_INSIGHTS_RETROSPECTIVE_INTERVAL_"
+        "SECONDS), the month's retrospective of every community active in it is stored and "
+        "announced by an `insights.retrospective.published` event on insights.v1. This lists "
+        "them as published, newest first; `/retrospective?month=` recomputes any month."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def list_retrospectives(community_id: str, caller: ReadDep, uow: UoWDep) -> PublishedList:
+    """The community's published retrospectives."""
+    require_community(caller, community_id)
+    rows = await uow.activity.retrospectives_of(caller.tenant_id, community_id)
+    return PublishedList(
+        items=[
+            PublishedRetrospective(
+                period=r["period"],
+                published_at=r["published_at"]
+                if r["published_at"].tzinfo
+                else r["published_at"].replace(tzinfo=UTC),
+                retrospective=Retrospective.model_validate(r["body"]),
+            )
+            for r in rows
+        ]
+    )

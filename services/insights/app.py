@@ -13,6 +13,7 @@ from services.insights.context import setup
 from services.insights.deliveries import insights_loops
 from services.insights.handlers import HANDLERS
 from services.insights.recluster import recluster_loops
+from services.insights.retrospective import retrospective_loops
 from services.insights.settings import Settings
 from services.insights.tables import metadata
 from services.insights.uow import InsightsUoW
@@ -20,8 +21,8 @@ from shared.service import ServiceSpec
 
 
 def background(context: object) -> list[Callable[[], Awaitable[None]]]:
-    """Re-clustering, webhook deliveries and digests."""
-    return [*recluster_loops(context), *insights_loops(context)]
+    """Re-clustering, webhook deliveries, digests and monthly retrospectives."""
+    return [*recluster_loops(context), *insights_loops(context), *retrospective_loops(context)]
 
 
 SPEC = ServiceSpec(

@@ -23,6 +23,7 @@ from services.insights.tables import (
     moderation_days,
     poll_answers,
     questions,
+    retrospectives,
 )
 
 
@@ -238,5 +239,46 @@ class Activity:
                 t.c.changed_at < end,
             )
             .order_by(t.c.member_id)
+        )
+        return list(rows.mappings())
+
+    async def communities_active_between(self, start: date, end: date) -> list[tuple[str, str]]:
+        """(tenant, community) pairs with activity in `[start, end)`: Hearth's own work."""
+        t = member_days
+        rows = await self.session.execute(
+            select(t.c.tenant_id, t.c.community_id)
+            .where(t.c.day >= start, t.c.day < end)
+            .group_by(t.c.tenant_id, t.c.community_id)
+            .order_by(t.c.tenant_id, t.c.community_id)
+        )
+        return [(r.tenant_id, r.community_id) for r in rows]
+
+    async def store_retrospective(
+        self, tenant_id: str, community_id: str, period: str, body: dict[str, Any]
+    ) -> bool:
+        """Keep a published retrospective; False when that month was already published."""
+        row = self._insert(retrospectives).values(
+            tenant_id=tenant_id, community_id=community_id, period=period, body=body
+        )
+        done = await self.session.execute(
+            row.on_conflict_do_nothing().returning(retrospectives.c.period)
+        )
+        return done.first() is not None
+
+    async def published_periods(self, tenant_id: str, community_id: str) -> set[str]:
+        """Months already published for a community."""
+        t = retrospectives
+        rows = await self.session.execute(
+            select(t.c.period).where(t.c.tenant_id == tenant_id, t.c.community_id == community_id)
+        )
+        return set(rows.scalars())
+
+    async def retrospectives_of(self, tenant_id: str, community_id: str) -> list[RowMapping]:
+        """The community's published retrospectives, newest month first."""
+        t = retrospectives
+        rows = await self.session.execute(
+            select(t)
+            .where(t.c.tenant_id == tenant_id, t.c.community_id == community_id)
+            .order_by(t.c.period.desc())
         )
         return list(rows.mappings())

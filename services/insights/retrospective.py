@@ -7,10 +7,13 @@ with their movement against the period before, and gives one JSON-ready dict.
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from services.insights.context import InsightsContext
 from services.insights.domain.intents import Intent
 from services.insights.domain.labels import label_clusters
 from services.insights.domain.polls import Answer, tally
@@ -22,8 +25,13 @@ from services.insights.domain.retrospective import (
     summarise_activity,
 )
 from services.insights.domain.summary import summarise
+from services.insights.repository_activity import Activity
+from services.insights.routing import OUTBOX, SOURCE
 from services.insights.uow import InsightsUoW
 from shared.api.auth import Caller
+from shared.db.outbox import Outbox
+from shared.events.payloads import InsightEvent, InsightEventType
+from shared.events.topics import INSIGHTS
 
 TOP_CLUSTERS = 10
 NEW_MEMBER = timedelta(days=30)
@@ -149,3 +157,63 @@ async def _clusters(
     rows = [r for r in rows if r["current"] or r["previous"]]
     rows.sort(key=lambda r: (-r["current"], -r["previous"], r["id"]))
     return rows[:TOP_CLUSTERS]
+
+
+async def publish_month(context: InsightsContext, *, now: datetime | None = None) -> int:
+    """Publish last month's retrospective of every community active in it, once each.
+
+    Each is stored and announced by an `insights.retrospective.published` event on
+    insights.v1 (the figures, not the member lists), in one transaction per community.
+    """
+    moment = now or datetime.now(UTC)
+    end = moment.date().replace(day=1)
+    start = (end - timedelta(days=1)).replace(day=1)
+    month = start.strftime("%Y-%m")
+    async with context.db.transaction() as session:
+        communities = await Activity(session).communities_active_between(start, end)
+    published = 0
+    for tenant_id, community_id in communities:
+        async with context.db.transaction() as session:
+            uow = InsightsUoW(session, Outbox(session, OUTBOX))
+            if month in await uow.activity.published_periods(tenant_id, community_id):
+                continue
+            report = await build(uow, tenant_id, community_id, start, end)
+            if not await uow.activity.store_retrospective(tenant_id, community_id, month, report):
+                continue
+            a = report["activity"]
+            event = InsightEvent(
+                type=InsightEventType.RETROSPECTIVE_PUBLISHED,
+                tenant_id=tenant_id,
+                community_id=community_id,
+                summary={
+                    "period": month,
+                    "start": report["start"],
+                    "end": report["end"],
+                    **{
+                        k: a[k]
+                        for k in ("dau", "wau", "mau", "stickiness", "new", "returning", "churned")
+                    },
+                    "questions": a["questions"],
+                    "moderation": report["moderation"],
+                    "clusters": [
+                        {k: c[k] for k in ("id", "label", "current", "previous", "direction")}
+                        for c in report["clusters"]
+                    ],
+                },
+            )
+            await uow.outbox.add(INSIGHTS.name, event.to_envelope(source=SOURCE))
+            published += 1
+    return published
+
+
+def retrospective_loops(context: object) -> list[Callable[[], Awaitable[None]]]:
+    """The monthly publishing loop (checks every retrospective_interval_seconds)."""
+    if not isinstance(context, InsightsContext):
+        return []
+
+    async def loop() -> None:
+        while True:
+            await publish_month(context)
+            await asyncio.sleep(context.settings.retrospective_interval_seconds)
+
+    return [loop]

@@ -50,7 +50,7 @@ from shared.events.topics import INSIGHTS
 log = logging.getLogger(__name__)
 
 SOURCE = "hearth/insights"
-_OUTBOX = outbox_table(metadata)
+OUTBOX = outbox_table(metadata)
 
 
 @lru_cache(maxsize=512)
@@ -225,7 +225,7 @@ async def send_digests(context: InsightsContext, *, now: datetime | None = None)
         async with context.db.transaction() as session:
             routing = Routing(session)
             await _digest(
-                routing, Outbox(session, _OUTBOX), tenant_id, community_id, rule_name, period, rows
+                routing, Outbox(session, OUTBOX), tenant_id, community_id, rule_name, period, rows
             )
     return len(groups)
 

@@ -41,3 +41,9 @@ class Settings(ServiceSettings):
     digest_interval_seconds: float = Field(
         default=60.0, gt=0, le=3600, description="how often finished digest periods are sent"
     )
+    retrospective_interval_seconds: float = Field(
+        default=3600,
+        gt=0,
+        le=86_400,
+        description="how often last month's retrospectives are published",
+    )

@@ -217,3 +217,13 @@ moderation_days = Table(
     Column("outcome", String(32), primary_key=True, comment="a verdict, removed or restored"),
     Column("count", Integer, nullable=False),
 )
+
+retrospectives = Table(
+    "retrospectives",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("community_id", String(32), primary_key=True),
+    Column("period", String(16), primary_key=True, comment="the month, YYYY-MM"),
+    Column("body", JSON, nullable=False, comment="the retrospective as the API answers it"),
+    Column("published_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)

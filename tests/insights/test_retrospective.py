@@ -7,17 +7,21 @@ The November retrospective is checked figure by figure, then rendered in both lo
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from services.insights.api_retrospective import BadPeriod, period
+from services.insights.context import InsightsContext
 from services.insights.handlers import HANDLERS, record_core_member
-from services.insights.retrospective import build
+from services.insights.retrospective import build, publish_month
 from services.insights.retrospective_render import html_report, markdown
+from services.insights.settings import Settings
 from services.insights.tables import metadata
 from services.insights.uow import InsightsUoW
 from shared.db.engine import Database
@@ -172,3 +176,23 @@ def test_periods() -> None:
     ):
         with pytest.raises(BadPeriod):
             period(*bad)
+
+
+async def test_last_month_is_published_once_with_its_event(db: Database) -> None:
+    await say(db, "ann", NOV + timedelta(days=3))
+    await say(db, "boris", NOV + timedelta(days=4))
+    context = InsightsContext(settings=Settings(), db=db)
+    december = datetime(2026, 12, 2, tzinfo=UTC)
+    assert await publish_month(context, now=december) == 1
+    assert await publish_month(context, now=december) == 0  # once per month
+    async with db.transaction() as session:
+        uow = InsightsUoW(session, Outbox(session, outbox_table(metadata)))
+        [stored] = await uow.activity.retrospectives_of(TENANT, COMMUNITY)
+        events = (await session.execute(select(outbox_table(metadata)))).mappings().all()
+    assert stored["period"] == "2026-11" and stored["body"]["activity"]["mau"] == 2
+    [published] = [json.loads(e["value"]) for e in events]
+    assert published["type"] == "insights.retrospective.published"
+    assert (published["summary"]["period"], published["summary"]["mau"]) == (
+        "2026-11",
+        2,
+    )
