@@ -309,6 +309,19 @@ GAMIFICATION = dashboard(
             "Level-ups per hour",
             ("sum(increase(hearth_gamification_level_ups_total[1h]))", "level-ups"),
         ),
+        prom(
+            "Badges awarded per hour by kind",
+            (
+                "sum by (badge_kind) (increase(hearth_gamification_badges_awarded_total[1h]))",
+                "{{badge_kind}}",
+            ),
+        ),
+        sql(
+            "Badges held",
+            """SELECT badge_id AS badge, tier, count(*) AS members
+               FROM gamification.member_badges WHERE held
+               GROUP BY badge_id, tier ORDER BY members DESC""",
+        ),
         sql(
             "Points per day",
             """SELECT date_trunc('day', earned_at) AS time, sum(points) AS "net points"

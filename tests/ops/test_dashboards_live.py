@@ -113,6 +113,14 @@ sanctions:
 """
 
 
+GAMIFICATION_RULES = """
+rules:
+  - {id: message, event: community.message.created, points: 10}
+badges:
+  - {id: first-words, kind: first}
+"""
+
+
 class Receiver(BaseHTTPRequestHandler):
     """The product team's webhook: accepts every delivery."""
 
@@ -255,6 +263,7 @@ def send_traffic(services: Deployment) -> None:
         headers=auth,
     )
     assert decided.status_code == 200, decided.text
+    award_a_badge(services, community_id, auth)
     for service in SERVICES:  # the platform dashboard's HTTP panels per service
         httpx.get(f"{services.url(service)}/v1/{service}/healthz")
 
@@ -266,6 +275,39 @@ def flowing(running: tuple[Deployment, str], prometheus: str, receiver: str) -> 
     services.receiver = receiver
     send_traffic(services)
     return prometheus, database_url
+
+
+def award_a_badge(services: Deployment, community_id: str, auth: dict[str, str]) -> None:
+    """Give the community a badge for a first message, then have a newcomer write one
+    (rules apply from their upload on, so to activity after it)."""
+    gamification = services.url("gamification")
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:  # gamification knows the community once it read its first events
+        put = httpx.put(
+            f"{gamification}/v1/gamification/communities/{community_id}/rules",
+            content=GAMIFICATION_RULES,
+            headers={**auth, "Content-Type": "application/yaml"},
+            timeout=30,
+        )
+        if put.status_code != 404 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert put.status_code in (200, 201), put.text
+    sent = httpx.post(
+        f"{services.url('ingest')}/v1/ingest/events",
+        json={
+            "type": "community.message.created",
+            "community_id": community_id,
+            "occurred_at": (datetime.now(UTC) + timedelta(seconds=5)).isoformat(),
+            "source_event_id": "ops-newcomer",
+            "channel_id": "general",
+            "actor": {"platform_user_id": "fay", "username": "fay"},
+            "content": {"text": "hi all, just joined"},
+        },
+        headers=auth,
+        timeout=30,
+    )
+    assert sent.status_code == 200, sent.text
 
 
 def promql(prometheus: str, expr: str) -> tuple[str | None, int]:
