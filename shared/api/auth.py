@@ -37,7 +37,7 @@ SCOPES: dict[str, str] = {
     "gamification:read": "read members' points and levels, and leaderboards",
     "gamification:write": "set a community's gamification ruleset, grant or deduct points by hand",
     "insights:read": "read feedback clusters (they quote members), cluster an export",
-    "insights:write": "change insights' configuration (a community's routing rules)",
+    "insights:write": "set a community's routing rules, post survey answers",
 }
 
 _KEY_ID_ALPHABET = string.ascii_lowercase + string.digits
