@@ -40,6 +40,8 @@ pytestmark = pytest.mark.integration
 OWN_NAMESPACE = {
     ("PUT", "/v1/moderation/communities/{community_id}/rules"),
     ("POST", "/v1/moderation/communities/{community_id}/rules:dry-run"),
+    ("PUT", "/v1/insights/communities/{community_id}/routing"),
+    ("POST", "/v1/insights/communities/{community_id}/surveys"),
 }
 
 
@@ -166,10 +168,13 @@ async def build_world(hearth: Ingest) -> World:
         # Likewise a cluster's detail answers 404 to every caller for this id
         # (tests/insights/test_feedback_stream.py scopes it by tenant).
         "cluster_id": "1",
+        # A has no campaigns: 404 for every caller (tests/gamification/test_campaigns.py).
+        "campaign_id": "1",
         # A has no sanctions or appeals: 404 for every caller (tests/moderation/test_appeals.py
         # scopes them).
         "sanction_id": "1",
         "appeal_id": "1",
+        "poll_id": "1",  # no such poll: 404 for every caller (tests/insights/test_polls.py)
     }
     in_one = {one, binding["id"], ann, bob, dee, ids["merge_id"], admin_key_id, marker}
     return World(ids, (one, two), in_one | {two, cyd}, in_one)
@@ -267,6 +272,24 @@ BODIES: dict[tuple[str, str], Callable[[dict[str, str]], dict[str, Any]]] = {
     ("POST", "/v1/gamification/communities/{community_id}/rules/simulate"): lambda ids: yaml(
         GAMIFICATION_RULES
     ),
+    ("POST", "/v1/gamification/communities/{community_id}/campaigns"): lambda ids: {
+        "json": {
+            "name": "intruder",
+            "platform": "discord",
+            "starts_at": "2027-01-01T00:00:00Z",
+            "ends_at": "2027-01-02T00:00:00Z",
+            "tag": "intruder",
+        }
+    },
+    ("PUT", "/v1/gamification/communities/{community_id}/campaigns/{campaign_id}/jury"): (
+        lambda ids: {"json": {"picks": []}}
+    ),
+    ("PUT", "/v1/insights/communities/{community_id}/routing"): lambda ids: yaml(
+        "rules:\n  - name: matrix\n    team: product\n"
+    ),
+    ("POST", "/v1/insights/communities/{community_id}/surveys"): lambda ids: {
+        "json": {"survey_id": "matrix", "answers": [{"respondent": "intruder", "options": ["x"]}]}
+    },
     ("POST", "/v1/insights/analyze"): lambda ids: {
         "json": {"items": [{"id": "1", "text": "The app crashes on upload"}]}
     },
