@@ -91,6 +91,11 @@ def test_each_attribute_scores_high_in_english_and_russian(
         "Не надо оскорблять новичков",
         "Хочу застраховать машину",
         "Курс вырос на два рубля",
+        "hello everyone",  # "everyone" is in many harassment examples ("everyone, mute him")
+        "Всем привет",
+        "I like your hat.",  # "your" is in many threats ("your house", "your family")
+        "Sorry, I like your name.",
+        "Мне нравится твоя шапка",
         "no",
         "ok",
     ],
