@@ -147,8 +147,9 @@ async def build_world(hearth: Ingest) -> World:
             f"/v1/insights/communities/{one}/clusters", headers=hearth.auth()
         )
         state["now"] = (await entries(one), await entries(two), clusters.text[:300])
-        # ann, bob, dee in one and cyd in two: one event each; dee's feedback clustered
-        return state["now"][:2] == (3, 1) and marker in clusters.text
+        # ann (with bob, merged into her: gamification re-keys his points), dee in one and
+        # cyd in two; dee's feedback clustered
+        return state["now"][:2] == (2, 1) and marker in clusters.text
 
     # Consumers are done with A's events before the "before" snapshot is taken.
     await until("gamification and insights consuming A's events", settled, state)
