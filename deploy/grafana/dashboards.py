@@ -3,7 +3,7 @@
 The JSON under deploy/grafana/dashboards/ is what Grafana provisions; tests/ops checks it
 is what this file produces, that every PromQL expression answers series from a real
 Prometheus scraping the services, and that every SQL query returns rows on PostgreSQL.
-SQL panels may use Grafana's `$__timeFilter(column)` macro and nothing else.
+SQL panels may use Grafana's `$__timeFilter(column)` macro and the `$community` variable.
 """
 
 from __future__ import annotations
@@ -64,7 +64,27 @@ def sql(
     }
 
 
-def dashboard(uid: str, title: str, description: str, panels: list[Panel]) -> dict[str, Any]:
+COMMUNITY_VARIABLE = {
+    "type": "query",
+    "name": "community",
+    "label": "Community",
+    "description": "Communities the SQL panels count (all by default).",
+    "datasource": POSTGRES,
+    "query": "SELECT id AS __value, name AS __text FROM ingest.communities ORDER BY name",
+    "refresh": 1,
+    "multi": True,
+    "includeAll": True,
+    "current": {"text": ["All"], "value": ["$__all"]},
+}
+
+
+def dashboard(
+    uid: str,
+    title: str,
+    description: str,
+    panels: list[Panel],
+    variables: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A dashboard laying its panels out two to a row."""
     laid = []
     for index, panel in enumerate(panels):
@@ -86,7 +106,7 @@ def dashboard(uid: str, title: str, description: str, panels: list[Panel]) -> di
         "version": 1,
         "refresh": "30s",
         "time": {"from": "now-24h", "to": "now"},
-        "templating": {"list": []},
+        "templating": {"list": variables or []},
         "annotations": {"list": []},
         "panels": laid,
     }
@@ -366,7 +386,8 @@ COMMUNITY = dashboard(
                    FILTER (WHERE occurred_at > now() - interval '7 days') AS "WAU",
                  count(DISTINCT member_id) AS "MAU"
                FROM ingest.received_events
-               WHERE member_id IS NOT NULL AND occurred_at > now() - interval '30 days'""",
+               WHERE member_id IS NOT NULL AND occurred_at > now() - interval '30 days'
+                 AND community_id IN ($community)""",
             kind="stat",
         ),
         sql(
@@ -375,6 +396,7 @@ COMMUNITY = dashboard(
                       count(DISTINCT member_id) AS "active members"
                FROM ingest.received_events
                WHERE member_id IS NOT NULL AND $__timeFilter(occurred_at)
+                 AND community_id IN ($community)
                GROUP BY 1 ORDER BY 1""",
             kind="timeseries",
         ),
@@ -382,11 +404,14 @@ COMMUNITY = dashboard(
             "New and returning members per day",
             """WITH firsts AS (
                  SELECT member_id, date_trunc('day', min(occurred_at)) AS first_day
-                 FROM ingest.received_events WHERE member_id IS NOT NULL GROUP BY member_id
+                 FROM ingest.received_events
+                 WHERE member_id IS NOT NULL AND community_id IN ($community)
+                 GROUP BY member_id
                ), days AS (
                  SELECT DISTINCT date_trunc('day', occurred_at) AS day, member_id
                  FROM ingest.received_events
                  WHERE member_id IS NOT NULL AND $__timeFilter(occurred_at)
+                   AND community_id IN ($community)
                )
                SELECT d.day AS time,
                       count(*) FILTER (WHERE f.first_day = d.day) AS "new",
@@ -402,7 +427,7 @@ COMMUNITY = dashboard(
                       count(*) FILTER (WHERE type = 'community.member.left') AS "left"
                FROM ingest.received_events
                WHERE type IN ('community.member.joined', 'community.member.left')
-                 AND $__timeFilter(occurred_at)
+                 AND $__timeFilter(occurred_at) AND community_id IN ($community)
                GROUP BY 1 ORDER BY 1""",
             kind="timeseries",
         ),
@@ -410,7 +435,8 @@ COMMUNITY = dashboard(
             "Weekly retention cohorts",
             """WITH activity AS (
                  SELECT DISTINCT member_id, date_trunc('week', occurred_at) AS week
-                 FROM ingest.received_events WHERE member_id IS NOT NULL
+                 FROM ingest.received_events
+                 WHERE member_id IS NOT NULL AND community_id IN ($community)
                ), cohorts AS (
                  SELECT member_id, min(week) AS cohort FROM activity GROUP BY member_id
                )
@@ -441,12 +467,14 @@ COMMUNITY = dashboard(
                FROM ingest.received_events
                WHERE type = 'community.message.created'
                  AND payload->>'channel_id' IS NOT NULL AND $__timeFilter(occurred_at)
+                 AND community_id IN ($community)
                GROUP BY 1, 2 ORDER BY messages DESC LIMIT 20""",
         ),
         sql(
             "Events per day by platform",
             """SELECT date_trunc('day', occurred_at) AS time, platform, count(*) AS events
-               FROM ingest.received_events WHERE $__timeFilter(occurred_at)
+               FROM ingest.received_events
+               WHERE $__timeFilter(occurred_at) AND community_id IN ($community)
                GROUP BY 1, 2 ORDER BY 1""",
             kind="timeseries",
         ),
@@ -456,6 +484,7 @@ COMMUNITY = dashboard(
             unit="ops",
         ),
     ],
+    variables=[COMMUNITY_VARIABLE],
 )
 
 INSIGHTS = dashboard(

@@ -61,10 +61,24 @@ def queries() -> list[Query]:
 _TIME_FILTER = re.compile(r"\$__timeFilter\(([^)]+)\)")
 
 
-def expand_macros(sql: str, *, since: str = "now() - interval '2 days'") -> str:
-    """The SQL Grafana sends for a query using `$__timeFilter(column)` (the one macro we use)."""
+def variables() -> list[dict[str, Any]]:
+    """Every template variable of every dashboard."""
+    return [v for board in committed().values() for v in board["templating"]["list"]]
+
+
+def expand_macros(
+    sql: str,
+    *,
+    since: str = "now() - interval '2 days'",
+    values: dict[str, list[str]] | None = None,
+) -> str:
+    """The SQL Grafana sends: `$__timeFilter(column)` and each `$variable` as the quoted
+    list of the values picked (a multi-value variable's "All" is every value)."""
     expanded = _TIME_FILTER.sub(
         lambda m: f"{m.group(1)} BETWEEN {since} AND now() + interval '1 hour'", sql
     )
-    assert "$__" not in expanded, f"a Grafana macro the dashboards should not use: {sql}"
+    for name, picked in (values or {}).items():
+        quoted = ", ".join("'" + value.replace("'", "''") + "'" for value in picked)
+        expanded = expanded.replace(f"${name}", quoted)
+    assert "$" not in expanded, f"a macro or variable left unexpanded: {expanded}"
     return expanded

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,12 @@ def test_dashboards_cover_every_area_of_the_issue() -> None:
         "Hearth insights",
     }
     assert Path(DASHBOARDS).is_dir()
+
+
+def test_sql_panels_use_only_their_dashboards_variables_and_the_time_filter() -> None:
+    for board in committed().values():
+        names = {variable["name"] for variable in board["templating"]["list"]}
+        for panel in board["panels"]:
+            for target in panel["targets"]:
+                used = set(re.findall(r"\$(\w+)", target.get("rawSql", "")))
+                assert used <= names | {"__timeFilter"}, (board["title"], panel["title"], used)

@@ -23,7 +23,7 @@ import yaml
 
 from tests.conftest import IN_CI
 from tests.ops.deployment import SERVICES, Deployment, deployment, fresh_database
-from tests.ops.panels import ROOT, Query, expand_macros, queries
+from tests.ops.panels import ROOT, Query, expand_macros, queries, variables
 from tests.stack import free_port, own_broker
 
 # Four services, a broker and Prometheus start on a shared 2-core machine: slow, not stuck.
@@ -322,13 +322,15 @@ def promql(prometheus: str, expr: str) -> tuple[str | None, int]:
     return None, len(body["data"]["result"])
 
 
-def sql_rows(database_url: str, sql: str) -> tuple[str | None, int]:
+def sql_rows(
+    database_url: str, sql: str, values: dict[str, list[str]] | None = None
+) -> tuple[str | None, int]:
     async def run() -> int:
         connection = await asyncpg.connect(
             database_url.replace("postgresql+asyncpg://", "postgresql://")
         )
         try:
-            return len(await connection.fetch(expand_macros(sql)))
+            return len(await connection.fetch(expand_macros(sql, values=values)))
         finally:
             await connection.close()
 
@@ -336,6 +338,16 @@ def sql_rows(database_url: str, sql: str) -> tuple[str | None, int]:
         return None, asyncio.run(run())
     except asyncpg.PostgresError as exc:
         return f"{type(exc).__name__}: {exc}", 0
+
+
+async def variable_values(database_url: str, query: str) -> list[str]:
+    connection = await asyncpg.connect(
+        database_url.replace("postgresql+asyncpg://", "postgresql://")
+    )
+    try:
+        return [str(row["__value"]) for row in await connection.fetch(query)]
+    finally:
+        await connection.close()
 
 
 def until_all_answer(check: Any, pending: list[Query]) -> dict[Query, str]:
@@ -373,7 +385,12 @@ def test_every_sql_panel_returns_rows_from_the_services_read_models(
     flowing: tuple[str, str],
 ) -> None:
     _, database_url = flowing
+    picked = {}  # each variable's values as its own query finds them ("All")
+    for variable in variables():
+        rows = asyncio.run(variable_values(database_url, variable["query"]))
+        assert rows, f"variable ${variable['name']} offers no value"
+        picked[variable["name"]] = rows
     statements = [q for q in queries() if q.language == "sql"]
     assert len(statements) >= 15
-    problems = until_all_answer(lambda sql: sql_rows(database_url, sql), statements)
+    problems = until_all_answer(lambda sql: sql_rows(database_url, sql, picked), statements)
     assert not problems, "\n".join(f"{q}\n    -> {why}" for q, why in problems.items())
