@@ -51,6 +51,11 @@ def test_a_line_counts_community_wide_and_in_its_channel() -> None:
     at = datetime(2026, 11, 2, 8, tzinfo=UTC)
     boards = boards_of("t", "c", "help", at, "UTC")
     assert len(boards) == 10
+    for zone in ("Asia/Tokyo", "America/New_York", "Europe/Berlin"):
+        for instant in (at, datetime(2026, 12, 31, 23, 30, tzinfo=UTC)):
+            assert {(b.period, b.bucket) for b in boards_of("t", "c", None, instant, zone)} == {
+                (p, bucket(p, instant, zone)) for p in Period
+            }
     assert {b.channel_id for b in boards} == {"", "help"}
     assert len(boards_of("t", "c", None, at, "UTC")) == 5
 

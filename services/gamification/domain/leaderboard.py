@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 WHOLE_COMMUNITY = ""
@@ -67,14 +68,32 @@ def bucket(period: Period, at: datetime, time_zone: str) -> str:
     return local.date().isoformat()
 
 
+def _buckets(at: datetime, time_zone: str) -> tuple[tuple[Period, str], ...]:
+    """Every period's bucket of `at`, from one conversion to local time."""
+    local = at.astimezone(_zone(time_zone))
+    year, week, _ = local.isocalendar()
+    return (
+        (Period.ALL_TIME, "all"),
+        (Period.YEAR, f"{local.year:04d}"),
+        (Period.MONTH, f"{local.year:04d}-{local.month:02d}"),
+        (Period.WEEK, f"{year:04d}-W{week:02d}"),
+        (Period.DAY, local.date().isoformat()),
+    )
+
+
+@lru_cache(maxsize=256)
+def _zone(time_zone: str) -> ZoneInfo:
+    return ZoneInfo(time_zone)
+
+
 def boards_of(
     tenant_id: str, community_id: str, channel_id: str | None, at: datetime, time_zone: str
 ) -> list[Board]:
     """Every board a line earned at `at` in this channel counts on."""
     channels = [WHOLE_COMMUNITY] + ([channel_id] if channel_id else [])
     return [
-        Board(tenant_id, community_id, channel, period, bucket(period, at, time_zone))
-        for period in Period
+        Board(tenant_id, community_id, channel, period, name)
+        for period, name in _buckets(at, time_zone)
         for channel in channels
     ]
 
