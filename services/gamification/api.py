@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import IntegrityError
 
-from services.gamification.domain import levels
+from services.gamification.domain import levels, streaks
 from services.gamification.domain.leaderboard import (
     WHOLE_COMMUNITY,
     Board,
@@ -46,6 +46,17 @@ WriteDep = Annotated[Caller, Depends(require_scopes("gamification:write"))]
 UoWDep = Annotated[GamificationUoW, TransactionDep]
 
 
+STREAK_LOOKBACK_DAYS = 60
+
+
+class BadgeHeld(BaseModel):
+    """A badge (tier) a member holds."""
+
+    badge_id: str
+    tier: str | None = Field(description="bronze/silver/gold, a ranked badge's period, or null")
+    awarded_at: datetime
+
+
 class CommunityStanding(BaseModel):
     """A member's points and level in one community."""
 
@@ -55,6 +66,12 @@ class CommunityStanding(BaseModel):
     xp_into_level: int = Field(description="XP earned since the current level was reached")
     xp_for_next_level: int = Field(description="XP the current level takes in all (MEE6 curve)")
     progress: float = Field(ge=0, lt=1, description="xp_into_level / xp_for_next_level")
+    badges: list[BadgeHeld] = Field(default_factory=list, description="held now")
+    streak_days: int = Field(
+        default=0,
+        description="local days in a row, up to today or yesterday, with activity that "
+        f"earned points (looking back at most {STREAK_LOOKBACK_DAYS} days)",
+    )
 
 
 class MemberStanding(BaseModel):
@@ -130,17 +147,34 @@ class RulesetStored(BaseModel):
     "/members/{member_id}",
     responses=PROBLEM_RESPONSES,
     summary="A member's points, level and progress",
-    description="Points, level (MEE6 curve: 5L²+50L+100 XP from level L to L+1) and progress "
-    "in every community of the caller's tenant its key may read. 404 when the member has "
-    "no standing there.",
+    description="Points, level (MEE6 curve: 5L²+50L+100 XP from level L to L+1), progress, "
+    "the badges held and the current daily streak (local days) in every community of the "
+    "caller's tenant its key may read. 404 when the member has no standing there.",
 )
 async def get_member(member_id: str, caller: ReadDep, uow: UoWDep) -> MemberStanding:
     rows = await uow.ledger.totals_of(caller, member_id)
     if not rows:
         raise NotFound("No standing for this member in the communities this key may read.")
+    held: dict[str, list[BadgeHeld]] = {}
+    for badge in await uow.badges.of_member(caller, member_id):
+        held.setdefault(badge.community_id, []).append(
+            BadgeHeld(badge_id=badge.badge_id, tier=badge.tier or None, awarded_at=badge.awarded_at)
+        )
+    now = datetime.now(UTC)
     standings = []
     for row in rows:
         reached = levels.progress(int(row.points))
+        zone = (await ruleset_at(uow, caller.tenant_id, row.community_id, now)).time_zone
+        earned = await uow.badges.earnings(
+            caller.tenant_id,
+            row.community_id,
+            {member_id},
+            now - timedelta(days=STREAK_LOOKBACK_DAYS),
+            now + timedelta(days=1),
+        )
+        days = [
+            streaks.period_index(at, "day", zone) for _, at, p in earned.get(member_id, []) if p > 0
+        ]
         standings.append(
             CommunityStanding(
                 community_id=row.community_id,
@@ -149,6 +183,8 @@ async def get_member(member_id: str, caller: ReadDep, uow: UoWDep) -> MemberStan
                 xp_into_level=reached.xp_into_level,
                 xp_for_next_level=reached.xp_for_next_level,
                 progress=reached.fraction,
+                badges=held.get(row.community_id, []),
+                streak_days=streaks.current(days, 0, streaks.period_index(now, "day", zone)),
             )
         )
     return MemberStanding(member_id=member_id, communities=standings)

@@ -16,7 +16,7 @@ from services.gamification.tables import metadata
 from shared.db.tables import outbox_table
 from shared.tenancy.repository import create_key
 from tests.gamification.conftest import Gamification, eventually
-from tests.gamification.test_revocation import deliver, points_become
+from tests.gamification.test_revocation import deliver, points_become, standing
 from tests.gamification.traffic import decision, member, message
 
 pytestmark = pytest.mark.integration
@@ -92,6 +92,9 @@ async def test_a_threshold_badge_is_withdrawn_with_its_points_and_given_back_on_
         ("keeper", None),
     }
     await eventually(lambda: held(g, "m-ann", community), lambda b: b == everything)
+    profile = await standing(g, "m-ann", community)
+    assert profile is not None and profile["streak_days"] == 1
+    assert {(b["badge_id"], b["tier"]) for b in profile["badges"]} == everything
 
     # Moderation removes the second message: its points go, and with them the silver tier
     # (recheck); `keeper` keeps what it gave, bronze still holds at 100 points.
