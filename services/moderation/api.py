@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -10,7 +9,6 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from services.moderation.context import context_of
 from services.moderation.domain.detectors import Message
-from services.moderation.domain.engine import Engine
 from services.moderation.domain.rules import DEFAULT_RULES_YAML, RulesError, parse_rules
 from services.moderation.perspective import router as perspective_router
 from services.moderation.review import apply_review, category_of
@@ -18,8 +16,6 @@ from services.moderation.schemas import (
     AuditEntryOut,
     DecideIn,
     DecideOut,
-    DryRunItemOut,
-    DryRunOut,
     EvaluateIn,
     EvaluateOut,
     QueueItemOut,
@@ -40,7 +36,7 @@ ReadDep = Annotated[Principal, Depends(require_scopes("moderation:read"))]
 WriteDep = Annotated[Principal, Depends(require_scopes("moderation:write"))]
 UoWDep = Annotated[ModerationUoW, TransactionDep]
 
-_YAML_BODY = {
+YAML_BODY = {
     "requestBody": {
         "required": True,
         "content": {"application/yaml": {"schema": {"type": "string"}}},
@@ -55,7 +51,7 @@ class InvalidRules(Problem):
     title = "Invalid rules"
 
 
-def _invalid(error: RulesError) -> InvalidRules:
+def invalid_rules(error: RulesError) -> InvalidRules:
     return InvalidRules(
         f"{len(error.errors)} problem(s) in the rules; the first: {error}",
         errors=[
@@ -74,7 +70,7 @@ def _invalid(error: RulesError) -> InvalidRules:
     "message moderation reads from then on.",
     response_model=RulesOut,
     responses=PROBLEM_RESPONSES,
-    openapi_extra=_YAML_BODY,
+    openapi_extra=YAML_BODY,
 )
 async def put_rules(community_id: str, request: Request, caller: WriteDep, uow: UoWDep) -> RulesOut:
     require_community(caller, community_id)
@@ -85,7 +81,7 @@ async def put_rules(community_id: str, request: Request, caller: WriteDep, uow: 
     try:
         rules = parse_rules(source)
     except RulesError as error:
-        raise _invalid(error) from None
+        raise invalid_rules(error) from None
     version = await uow.rulesets.add(caller, community_id, source)
     return RulesOut(
         community_id=community_id,
@@ -93,93 +89,6 @@ async def put_rules(community_id: str, request: Request, caller: WriteDep, uow: 
         default=False,
         source=source,
         rules=rules.model_dump(mode="json"),
-    )
-
-
-DRY_RUN_MESSAGES = 2000
-"""Recent messages a dry run judges at most (the window may keep more)."""
-DRY_RUN_ITEMS = 200
-"""Messages a dry run lists at most."""
-
-
-@router.post(
-    "/communities/{community_id}/rules:dry-run",
-    summary="Try rules on recent messages",
-    description="Validates a draft ruleset (YAML, as for PUT, 422 by line and field) and "
-    "answers what it would decide on the community's recent live messages (the window "
-    "HEARTH_MODERATION_RECENT_MESSAGES keeps, newest first, at most 2,000) beside what was "
-    "decided: counts per verdict, how many change, and the messages the draft would not "
-    "allow or judges differently (at most 200). Nothing is stored, published or activated. "
-    "Flood rules see no history here.",
-    response_model=DryRunOut,
-    responses=PROBLEM_RESPONSES,
-    openapi_extra=_YAML_BODY,
-)
-async def dry_run(
-    community_id: str,
-    request: Request,
-    caller: ReadDep,
-    uow: UoWDep,
-    limit: Annotated[int, Query(ge=1, le=DRY_RUN_MESSAGES)] = DRY_RUN_MESSAGES,
-) -> DryRunOut:
-    require_community(caller, community_id)
-    try:
-        source = (await request.body()).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidRules("The rules must be UTF-8 text.") from None
-    try:
-        rules = parse_rules(source)
-    except RulesError as error:
-        raise _invalid(error) from None
-    context = context_of(getattr(request.app.state, "moderation", None))
-    engine = Engine(rules, version=-1, regex_timeout=context.engines.regex_timeout)
-    rows = await uow.recent.latest(caller, community_id, limit)
-    messages = [
-        Message(
-            text=row["text"],
-            links=tuple(row["links"]),
-            mentions=tuple(row["mentions"]),
-            channel_id=row["channel_id"],
-            author_ids=frozenset(row["author_ids"]),
-            roles=frozenset(row["roles"]),
-        )
-        for row in rows
-    ]
-    evaluations = engine.evaluate_many(messages) if messages else []
-    items: list[DryRunItemOut] = []
-    changed = 0
-    for row, evaluation in zip(rows, evaluations, strict=True):
-        current = Verdict(row["verdict"])
-        changed += evaluation.verdict != current
-        if (evaluation.verdict != Verdict.ALLOW or evaluation.verdict != current) and len(
-            items
-        ) < DRY_RUN_ITEMS:
-            items.append(
-                DryRunItemOut(
-                    subject_event_id=row["subject_event_id"],
-                    channel_id=row["channel_id"],
-                    occurred_at=row["occurred_at"],
-                    text=row["text"],
-                    current_verdict=current,
-                    verdict=evaluation.verdict,
-                    reasons=[
-                        ReasonOut(
-                            rule=h.rule_id,
-                            action=h.action.value,
-                            reason=h.reason,
-                            category=h.category,
-                        )
-                        for h in evaluation.hits
-                    ],
-                )
-            )
-    return DryRunOut(
-        community_id=community_id,
-        messages=len(rows),
-        verdicts=dict(Counter(e.verdict.value for e in evaluations)),
-        current_verdicts=dict(Counter(row["verdict"] for row in rows)),
-        changed=changed,
-        items=items,
     )
 
 

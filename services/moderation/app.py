@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.moderation.api import router
+from services.moderation.api_dry_run import router as dry_run_router
 from services.moderation.api_people import router as people_router
 from services.moderation.context import background, setup
 from services.moderation.handlers import HANDLERS
@@ -19,7 +20,7 @@ SPEC = ServiceSpec(
     metadata=metadata,
     handlers=HANDLERS,
     migrations=Path(__file__).parent / "migrations",
-    routers=(router, people_router),
+    routers=(router, dry_run_router, people_router),
     background=background,
     settings=Settings,
     unit_of_work=ModerationUoW,
