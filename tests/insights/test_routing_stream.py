@@ -235,10 +235,13 @@ async def test_poll_answers_and_the_retrospective_through_the_api(stack: Stack) 
             headers=stack.auth(),
         )
         assert answer.status_code == 200, answer.text
-    poll = await poll_until(
-        stack, f"/v1/insights/communities/{community}/polls/5102", lambda b: b["voters"] == 3
+    poll = await poll_until(  # ann's second vote (same key, same partition) comes after her first
+        stack,
+        f"/v1/insights/communities/{community}/polls/5102",
+        lambda b: {o["option"]: o["votes"] for o in b["options"]} == {"1": 3},
     )
     assert {o["option"]: o["votes"] for o in poll["options"]} == {"1": 3}
+    assert poll["voters"] == 3
     assert poll["new_voters"] == 3  # all first seen at the poll
 
     base = f"/v1/insights/communities/{community}/retrospective?month=2026-11"
