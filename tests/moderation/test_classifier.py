@@ -1,4 +1,4 @@
-# ruff: noqa: RUF001  (Cyrillic letters here are meant)
+# ruff: noqa: RUF001, RUF003  (Cyrillic letters here are meant)
 """The offline classifiers: reproducible from the corpus, scored per language, folded
 into the rules engine with per-community thresholds, and held to a quality floor on the
 evaluation sets they were never trained on."""
@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from services.moderation.classifier import train
-from services.moderation.classifier.features import canonical
+from services.moderation.classifier.features import canonical, language_of
 from services.moderation.classifier.model import ATTRIBUTES, MODEL_PATH, default_classifier
 from services.moderation.classifier.quality import DATA_DIR, eval_set, verdict_quality
 from services.moderation.domain.detectors import Message
@@ -105,6 +105,23 @@ def test_hard_negatives_stay_allowed(text: str) -> None:
     assert found.verdict == Verdict.ALLOW, found.hits
     assert set(found.scores) >= set(ATTRIBUTES)
     assert all(0.0 <= v <= 1.0 for v in found.scores.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("Yоu arе a рathеtiс idіot", "en"),  # Cyrillic о, е, р, с, і inside English words
+        ("тyпица, заткнись", "ru"),  # a Latin y inside a Russian word
+        ("Бесплатное Discord Nitro для всех на discrod-nitro.gift", "ru"),  # links not counted
+        ("ｆｕｃｋ", "en"),
+        ("你好世界", "und"),
+        ("👍 123", "und"),
+    ],
+)
+def test_the_language_is_read_from_the_letters_each_word_is_written_in(
+    text: str, language: str
+) -> None:
+    assert language_of(text) == language
 
 
 def test_a_batch_scores_the_same_as_one_message_at_a_time() -> None:

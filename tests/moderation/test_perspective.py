@@ -143,6 +143,7 @@ async def test_attributes_hearth_does_not_score_are_refused_as_perspective_refus
         ),
         ({"comment": {"text": "<b>hi</b>", "type": "HTML"}}, "only 'PLAIN_TEXT'"),
         ({"comment": {"text": "👍👍"}, "languages": []}, "Unable to detect language."),
+        ({"comment": {"text": "你好世界"}, "languages": []}, "Unable to detect language."),
         ({"comment": "not an object"}, "Invalid value at 'comment'"),
     ],
 )

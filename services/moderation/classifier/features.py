@@ -50,15 +50,26 @@ _ONLY_LATIN = frozenset("dfgijlqsvwz")
 def _script_of_word(word: str) -> tuple[int, int]:
     """(Cyrillic, Latin) letter counts of one word, a mixed word given wholly to one."""
     cyrillic = sum(1 for char in word if "\u0400" <= char <= "\u04ff")
-    latin = len(word) - cyrillic
+    latin = sum(1 for char in word if _is_latin(char))
     if not cyrillic or not latin:
         return cyrillic, latin
     lowered = word.lower()
     own_cyrillic = sum(1 for char in lowered if char in _ONLY_CYRILLIC)
     own_latin = sum(1 for char in lowered if char in _ONLY_LATIN)
     if (own_cyrillic, cyrillic) > (own_latin, latin):
-        return len(word), 0
-    return 0, len(word)
+        return cyrillic + latin, 0
+    return 0, cyrillic + latin
+
+
+def _is_latin(char: str) -> bool:
+    """Latin letters, accented ones and the full-width and styled forms NFKC makes Latin
+    (`ｆｕｃｋ`, `𝐟𝐮𝐜𝐤`); other scripts (Greek, CJK, Arabic) count for neither language."""
+    return (
+        char < "\u0250"
+        or "\u1e00" <= char <= "\u1eff"
+        or "\uff21" <= char <= "\uff5a"
+        or "\U0001d400" <= char <= "\U0001d7ff"
+    )
 
 
 def language_of(text: str) -> str:
