@@ -14,6 +14,7 @@ X-Audit-Log-Reason (URL-encoded, at most 512 characters), so Discord's audit log
 | delete, hide | DELETE /channels/{channel}/messages/{message}; Unknown Message = done |
 | warn         | POST /channels/{channel}/messages replying (message_reference)       |
 | mute         | PATCH /guilds/{guild}/members/{user} communication_disabled_until     |
+| unmute       | the same PATCH with communication_disabled_until null (ends a timeout)|
 | ban          | PUT /guilds/{guild}/bans/{user}                                      |
 | unban        | DELETE /guilds/{guild}/bans/{user}; Unknown Ban = done                |
 | role grant   | PUT / DELETE /guilds/{guild}/members/{user}/roles/{role}             |
@@ -110,6 +111,9 @@ class DiscordClient:
             until = datetime.now(UTC) + _timeout(action.duration_seconds)
             body = {"communication_disabled_until": until.isoformat()}
             await self._send("PATCH", f"guilds/{guild}/members/{user}", json=body, reason=reason)
+        elif kind is ActionKind.UNMUTE:
+            lift: dict[str, Any] = {"communication_disabled_until": None}
+            await self._send("PATCH", f"guilds/{guild}/members/{user}", json=lift, reason=reason)
         elif kind is ActionKind.BAN:
             if action.duration_seconds is not None:
                 raise Unsupported(

@@ -14,6 +14,7 @@ base URL, message_id the post id, platform_user_id the numeric user id.
 | warn   | POST /posts.json, a private message to the author (username from /admin/users) |
 | mute   | PUT /admin/users/{id}/silence.json until now + duration (none: until lifted)    |
 | ban    | PUT /admin/users/{id}/suspend.json until now + duration (none: 1,000 years)     |
+| unmute | PUT /admin/users/{id}/unsilence.json                                            |
 | unban  | PUT /admin/users/{id}/unsuspend.json, then …/unsilence.json                     |
 | grant  | PUT / DELETE /groups/{role_id}/members.json with the member's username          |
 
@@ -123,6 +124,9 @@ class DiscourseClient:
                 body = {"reason": reason, "suspend_until": _until(until)}
                 path, what = f"/admin/users/{user}/suspend.json", "suspend user"
             await self._send(forum, "PUT", path, what, json=body)
+        elif kind is ActionKind.UNMUTE:
+            user = require(action.platform_user_id, "platform_user_id", _ID)
+            await self._send(forum, "PUT", f"/admin/users/{user}/unsilence.json", "unsilence")
         elif kind is ActionKind.UNBAN:
             user = require(action.platform_user_id, "platform_user_id", _ID)
             await self._send(forum, "PUT", f"/admin/users/{user}/unsuspend.json", "unsuspend")

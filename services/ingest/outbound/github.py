@@ -104,7 +104,7 @@ class GitHubClient:
         """Carry out one moderation action inside the binding's organization."""
         org = _org(external_id)
         kind = action.action
-        if kind is ActionKind.MUTE:
+        if kind in (ActionKind.MUTE, ActionKind.UNMUTE):
             raise Unsupported(
                 "GitHub has no per-user mute; block the user (ban) or set interaction "
                 "limits on the repository"

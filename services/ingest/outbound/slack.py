@@ -97,7 +97,7 @@ class SlackClient:
         """Carry out one moderation action in the binding's workspace."""
         require(external_id, "external_id", _ID)
         kind = action.action
-        if kind is ActionKind.MUTE:
+        if kind in (ActionKind.MUTE, ActionKind.UNMUTE):
             raise Unsupported("Slack has no mute; remove the member from the channel (ban)")
         channel = require(action.channel_id, "channel_id", _ID)
         if kind in (ActionKind.DELETE, ActionKind.HIDE):

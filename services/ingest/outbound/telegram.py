@@ -10,6 +10,7 @@ the bot token may sit in chats that belong to someone else.
 | delete, hide | deleteMessage (Telegram cannot hide); "already gone" counts as done   |
 | warn         | sendMessage replying to the message, the reason as text             |
 | mute         | restrictChatMember, every permission false, until now + duration    |
+| unmute       | restrictChatMember, every permission true (lifts the restriction)   |
 | ban          | banChatMember, until now + duration when a duration is given         |
 | unban        | unbanChatMember(only_if_banned=True)                                 |
 
@@ -99,6 +100,24 @@ _NOTHING_ALLOWED = ChatPermissions(
     can_pin_messages=False,
     can_manage_topics=False,
 )
+_EVERYTHING_ALLOWED = ChatPermissions(
+    can_send_messages=True,
+    can_send_audios=True,
+    can_send_documents=True,
+    can_send_photos=True,
+    can_send_videos=True,
+    can_send_video_notes=True,
+    can_send_voice_notes=True,
+    can_send_polls=True,
+    can_send_other_messages=True,
+    can_add_web_page_previews=True,
+    can_react_to_messages=True,
+    can_edit_tag=True,
+    can_change_info=True,
+    can_invite_users=True,
+    can_pin_messages=True,
+    can_manage_topics=True,
+)
 _STATUS_OF: tuple[tuple[type[TelegramAPIError], int], ...] = (
     (TelegramBadRequest, 400),
     (TelegramUnauthorizedError, 401),
@@ -153,6 +172,17 @@ class TelegramClient:
                     permissions=_NOTHING_ALLOWED,
                     use_independent_chat_permissions=True,
                     until_date=_until(action.duration_seconds),
+                )
+            )
+        elif kind is ActionKind.UNMUTE:
+            # The Bot API: "pass True for all permissions to lift restrictions from a user";
+            # the chat's default permissions then apply to the member again.
+            await self._call(
+                RestrictChatMember(
+                    chat_id=chat_id,
+                    user_id=_int(action.platform_user_id, "platform_user_id"),
+                    permissions=_EVERYTHING_ALLOWED,
+                    use_independent_chat_permissions=True,
                 )
             )
         elif kind is ActionKind.BAN:

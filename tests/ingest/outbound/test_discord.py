@@ -94,6 +94,17 @@ async def test_mute_times_the_member_out_until_now_plus_duration(
     assert unquote(call.headers["x-audit-log-reason"]) == "Cool off"
 
 
+async def test_unmute_ends_the_timeout(
+    client: DiscordClient, discord: DiscordFake, sleeps: Sleeps
+) -> None:
+    result = await apply(client, ActionKind.UNMUTE, sleeps, platform_user_id=MEMBER)
+
+    assert result.outcome is ActionOutcome.DONE
+    [call] = discord.calls
+    assert (call.method, call.path) == ("PATCH", f"/api/v10/guilds/{GUILD}/members/{MEMBER}")
+    assert call.json == {"communication_disabled_until": None}
+
+
 @pytest.mark.parametrize("duration", [None, 60 * 86400])
 async def test_a_mute_longer_than_discord_allows_gets_the_28_day_cap(
     client: DiscordClient, discord: DiscordFake, sleeps: Sleeps, duration: int | None

@@ -110,6 +110,17 @@ async def test_ban_suspends_for_the_duration_or_for_good(
     assert forever > datetime.now(UTC) + timedelta(days=365 * 100)
 
 
+async def test_unmute_lifts_the_silence_only(client: DiscourseClient, forum: DiscourseFake) -> None:
+    forum.suspended[MEMBER] = "3000-01-01T00:00:00+00:00"
+    forum.silenced[MEMBER] = None
+
+    result = await apply(client, forum, ActionKind.UNMUTE, platform_user_id=str(MEMBER))
+
+    assert result.outcome is ActionOutcome.DONE
+    assert forum.silenced == {}
+    assert MEMBER in forum.suspended
+
+
 async def test_unban_lifts_the_suspension_and_the_silence(
     client: DiscourseClient, forum: DiscourseFake
 ) -> None:

@@ -205,6 +205,7 @@ async def test_unban_unblocks(client: GitHubClient, github: GitHubFake, sleeps: 
     ("kind", "fields"),
     [
         (ActionKind.MUTE, {"platform_user_id": "spammer-42", "duration_seconds": 60}),
+        (ActionKind.UNMUTE, {"platform_user_id": "spammer-42"}),
         (ActionKind.BAN, {"platform_user_id": "spammer-42", "duration_seconds": 60}),
     ],
 )

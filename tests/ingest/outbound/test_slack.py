@@ -124,10 +124,11 @@ async def test_warn_without_a_reason_sends_the_standard_warning(
     assert slack.calls[0].params["text"] == WARNING_TEXT
 
 
-async def test_mute_is_unsupported(client: SlackClient, slack: SlackFake, sleeps: Sleeps) -> None:
-    result = await apply(
-        client, ActionKind.MUTE, sleeps, platform_user_id=MEMBER, duration_seconds=60
-    )
+@pytest.mark.parametrize("kind", [ActionKind.MUTE, ActionKind.UNMUTE])
+async def test_mute_and_unmute_are_unsupported(
+    client: SlackClient, slack: SlackFake, sleeps: Sleeps, kind: ActionKind
+) -> None:
+    result = await apply(client, kind, sleeps, platform_user_id=MEMBER, duration_seconds=60)
 
     assert (result.outcome, result.attempts) == (ActionOutcome.UNSUPPORTED, 1)
     assert "no mute" in result.detail

@@ -141,6 +141,20 @@ async def test_a_mute_without_duration_is_open_ended(
     assert "until_date" not in telegram.fields(telegram.calls[0])
 
 
+async def test_unmute_lifts_the_restriction(
+    client: TelegramClient, telegram: TelegramFake, sleeps: Sleeps
+) -> None:
+    result = await apply(client, ActionKind.UNMUTE, sleeps, platform_user_id="4242")
+
+    assert result.outcome is ActionOutcome.DONE
+    [call] = telegram.calls
+    assert telegram.method(call) == "restrictChatMember"
+    fields = telegram.fields(call)
+    assert (fields["chat_id"], fields["user_id"]) == (int(CHAT), 4242)
+    assert fields["permissions"] == dict.fromkeys(ALL_PERMISSIONS, True)
+    assert "until_date" not in fields
+
+
 async def test_ban_bans_the_member_for_the_duration(
     client: TelegramClient, telegram: TelegramFake, sleeps: Sleeps
 ) -> None:
