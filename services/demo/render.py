@@ -44,6 +44,12 @@ def render(report: Report, console: Console) -> None:
             _short(reasons, 40),
         )
     console.print(table)
+    for review in report.reviewed:
+        who = report.names.get(review.get("member_id") or "", "")
+        console.print(
+            f"moderator: [bold]{review['verdict']}[/] ({review['auto_verdict']} automatically) "
+            f"{who}: “{_short(review['text'], 50)}” — {review['note']}"
+        )
     for alert in (d for d in report.decisions if d.get("type") == "moderation.conflict.detected"):
         conflict = alert.get("conflict") or {}
         members = ", ".join(report.names.get(m, m) for m in conflict.get("members", []))
@@ -98,4 +104,10 @@ def render(report: Report, console: Console) -> None:
     for routed in report.routed:
         console.print(
             f"routed to [bold]{routed.get('routed_to')}[/]: {_short(routed.get('label') or '', 50)}"
+        )
+    teams = Counter(team for team, _ in report.webhooks)
+    if teams:
+        console.print(
+            "webhooks received (signed, a local stand-in for the teams' endpoints): "
+            + ", ".join(f"{team} x{count}" for team, count in teams.items())
         )

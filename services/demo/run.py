@@ -24,14 +24,17 @@ from typing import Any
 import httpx
 
 from services.demo.sample import (
+    CONFLICT,
     GITHUB_REPO,
     PEOPLE,
     SLACK_TEAM,
+    SPAM,
     TELEGRAM_CHAT,
+    TOXIC_RU,
     Item,
     script,
 )
-from services.demo.sandbox import telegram_sandbox
+from services.demo.sandbox import Sandbox, telegram_sandbox
 from services.demo.wire import (
     Request,
     Secrets,
@@ -81,6 +84,15 @@ class Report:
     routed: list[dict[str, Any]] = field(default_factory=list)
     platform_calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
     """What the platforms were asked to do: (platform, API method, parameters)."""
+    reviewed: list[dict[str, Any]] = field(default_factory=list)
+    """The moderator's decisions on the review queue: verdict, text, note."""
+    webhooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Insights the teams' webhooks received: (team, body)."""
+
+    def reset_topics(self) -> None:
+        """Forget what was read from the topics, to read them again from the start."""
+        self.decisions, self.actions, self.routed, self.core = [], [], [], []
+        self.verdicts, self.badges = Counter(), Counter()
 
 
 class DemoError(RuntimeError):
@@ -103,10 +115,9 @@ async def run_demo(
     async with telegram_sandbox() as sandbox:
         ingest = IngestSettings(telegram_api_url=sandbox.url)
         host = embedded_host(data_dir, settings={"ingest": ingest})
-        await _replay_into(host, key, items, report, settle_timeout, say)
-        telegram_actions = sum(1 for a in report.actions if a.get("platform") == "telegram")
-        await sandbox.wait_for(telegram_actions, timeout=30)
+        await _replay_into(host, key, items, report, settle_timeout, say, sandbox)
         report.platform_calls = [("telegram", method, params) for method, params in sandbox.calls]
+        report.webhooks = list(sandbox.hooks)
     return report
 
 
@@ -117,6 +128,7 @@ async def _replay_into(
     report: Report,
     settle_timeout: float,
     say: Callable[[str], None],
+    sandbox: Sandbox,
 ) -> None:
     app = host.create_app()
     async with app.router.lifespan_context(app):
@@ -130,6 +142,8 @@ async def _replay_into(
             say("creating the community and its bindings")
             secrets = await _setup(client)
             report.community_id = secrets.community_id
+            say("setting the community's moderation ladder and feedback routing")
+            await _configure(client, secrets.community_id, f"{sandbox.url}/hooks")
             say(f"replaying {len(items)} items from Slack, Telegram, Discord and GitHub")
             started = time.monotonic()
             await _replay(client, items, secrets, report)
@@ -142,12 +156,20 @@ async def _replay_into(
             )
             if core.status_code < 300:
                 await _settle(bus, settle_timeout)
-            report.seconds = time.monotonic() - started
+            say("a moderator works through the review queue")
             await _read_topics(bus, report)
+            report.reviewed = await _review(client, secrets.community_id, report)
+            await _settle(bus, settle_timeout)
+            report.seconds = time.monotonic() - started
+            report.reset_topics()
+            await _read_topics(bus, report)
+            # Ingest's dispatcher sends the actions after the decisions; their results
+            # come back to moderation on ingest.action_results.v1.
+            telegram = sum(1 for a in report.actions if a.get("platform") == "telegram")
+            await sandbox.wait_for(telegram, timeout=30)
+            await _settle(bus, settle_timeout)
             await _read_apis(client, report)
             await _names(client, report)
-            # Actions are sent by ingest's dispatcher after the decisions: give it time.
-            await _settle(bus, settle_timeout)
 
 
 def _prepare(data_dir: Path) -> None:
@@ -176,7 +198,12 @@ def _save_key(path: Path, key: str) -> None:
 
 
 async def _post(client: httpx.AsyncClient, path: str, body: Any) -> dict[str, Any]:
-    answer = await client.post(path, json=body)
+    """POST JSON; waits out 429 and 503 like any well-behaved client."""
+    for _ in range(30):
+        answer = await client.post(path, json=body)
+        if answer.status_code not in (429, 503):
+            break
+        await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
     if answer.status_code >= 300:
         raise DemoError(f"POST {path}: {answer.status_code} {answer.text[:500]}")
     result: dict[str, Any] = answer.json()
@@ -222,6 +249,95 @@ async def _setup(client: httpx.AsyncClient) -> Secrets:
         github["webhook_path"],
         community_id,
     )
+
+
+MODERATION_LADDER = """
+sanctions:
+  strike_expiry_seconds: 2592000
+  ladder:
+    - {strikes: 1, action: warn}
+    - {strikes: 3, action: mute, duration_seconds: 3600}
+    - {strikes: 5, action: ban}
+"""
+
+
+def _routing(webhooks: str) -> str:
+    hook = random_secrets.token_hex(16)
+    return f"""
+destinations:
+  product:
+    url: {webhooks}/product
+    format: json
+    secret: {hook}
+  smm:
+    url: {webhooks}/smm
+    format: json
+    secret: {hook}
+rules:
+  - name: bugs-and-requests
+    team: product
+    intents: [bug_report, feature_request, complaint]
+    trigger: size
+    min_size: 3
+    delivery: instant
+    to: [product]
+  - name: content-ideas
+    team: smm
+    intents: [praise, content_idea]
+    trigger: size
+    min_size: 3
+    delivery: instant
+    to: [smm]
+"""
+
+
+async def _put_yaml(client: httpx.AsyncClient, path: str, source: str) -> None:
+    answer = await client.put(
+        path, content=source.encode(), headers={"Content-Type": "application/yaml"}
+    )
+    if answer.status_code >= 300:
+        raise DemoError(f"PUT {path}: {answer.status_code} {answer.text[:500]}")
+
+
+async def _configure(client: httpx.AsyncClient, community_id: str, webhooks: str) -> None:
+    """What a community manager sets up: the sanctions ladder and where feedback goes."""
+    rules_path = f"/v1/moderation/communities/{community_id}/rules"
+    answer = await client.get(rules_path)
+    if answer.status_code != 200:
+        raise DemoError(f"GET {rules_path}: {answer.status_code} {answer.text[:300]}")
+    source = answer.json()["source"]
+    await _put_yaml(client, rules_path, source.rstrip() + "\n" + MODERATION_LADDER)
+    await _put_yaml(client, f"/v1/insights/communities/{community_id}/routing", _routing(webhooks))
+
+
+async def _review(
+    client: httpx.AsyncClient, community_id: str, report: Report
+) -> list[dict[str, Any]]:
+    """A moderator removes the insults and spam the queue holds and allows the rest."""
+    texts = {d["subject_event_id"]: d.get("text", "") for d in report.decisions}
+    harmful = set(TOXIC_RU) | set(SPAM) | {text for who, text in CONFLICT[6:]}
+    queue = await _get(client, "/v1/moderation/queue", community_id=community_id, limit=500)
+    reviewed = []
+    for item in queue["items"]:
+        text = texts.get(item["subject_event_id"], "")
+        remove = text in harmful
+        note = "insulting a member" if remove else "heated, but not abusive"
+        verdict = "remove" if remove else "allow"
+        await _post(
+            client,
+            f"/v1/moderation/queue/{item['decision_id']}/decide",
+            {"verdict": verdict, "note": note},
+        )
+        reviewed.append(
+            {
+                "verdict": verdict,
+                "auto_verdict": item["auto_verdict"],
+                "text": text,
+                "member_id": item.get("member_id"),
+                "note": note,
+            }
+        )
+    return reviewed
 
 
 async def _replay(
@@ -326,23 +442,28 @@ def _note(topic: str, data: dict[str, Any], report: Report, texts: dict[str, str
         report.routed.append(data)
 
 
+async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
+    """GET a JSON body; waits out 429 and 503 like any well-behaved client."""
+    for _ in range(30):
+        answer = await client.get(path, params=params)
+        if answer.status_code not in (429, 503):
+            break
+        await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
+    if answer.status_code != 200:
+        raise DemoError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
+    return answer.json()
+
+
 async def _read_apis(client: httpx.AsyncClient, report: Report) -> None:
     community = report.community_id
-    answer = await client.get("/v1/moderation/sanctions", params={"community_id": community})
-    if answer.status_code == 200:
-        report.sanctions = answer.json().get("items", [])
-    answer = await client.get(
-        f"/v1/gamification/communities/{community}/leaderboard",
-        params={"period": "all_time", "limit": 10},
+    sanctions = await _get(client, "/v1/moderation/sanctions", community_id=community)
+    report.sanctions = sanctions["items"]
+    board = await _get(
+        client, f"/v1/gamification/communities/{community}/leaderboard", period="all_time"
     )
-    if answer.status_code == 200:
-        report.leaderboard = answer.json().get("entries", [])
-    answer = await client.get(
-        f"/v1/insights/communities/{community}/clusters", params={"limit": 10}
-    )
-    if answer.status_code == 200:
-        body = answer.json()
-        report.clusters = body.get("clusters", body.get("items", []))
+    report.leaderboard = board["entries"][:10]
+    clusters = await _get(client, f"/v1/insights/communities/{community}/clusters")
+    report.clusters = clusters["items"][:8]
 
 
 async def _names(client: httpx.AsyncClient, report: Report) -> None:
@@ -351,11 +472,10 @@ async def _names(client: httpx.AsyncClient, report: Report) -> None:
     wanted |= set(report.core)
     wanted |= {s["member"] for s in report.sanctions if s.get("member")}
     wanted |= {d["member_id"] for d in report.decisions if d.get("member_id")}
+    wanted |= {r["member_id"] for r in report.reviewed if r.get("member_id")}
     for member_id in wanted:
-        answer = await client.get(f"/v1/ingest/members/{member_id}")
-        if answer.status_code != 200:
-            continue
-        for identity in answer.json().get("identities", []):
+        member = await _get(client, f"/v1/ingest/members/{member_id}")
+        for identity in member.get("identities", []):
             persona = personas.get((identity.get("platform"), identity.get("platform_user_id")))
             if persona is not None:
                 report.names[member_id] = f"{persona.name} ({persona.platform})"
@@ -384,4 +504,6 @@ def as_json(report: Report) -> dict[str, Any]:
         "core": [{"member_id": m, "name": report.names.get(m, "")} for m in report.core],
         "clusters": report.clusters,
         "routed": report.routed,
+        "reviewed": report.reviewed,
+        "webhooks": [{"team": team, "body": body} for team, body in report.webhooks],
     }

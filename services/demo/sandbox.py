@@ -1,9 +1,11 @@
-"""A local stand-in for Telegram's Bot API, so the demo's moderation actions have a target.
+"""Local stand-ins for Telegram's Bot API and the teams' webhooks, so the demo's actions and
+routed insights have somewhere to go.
 
 The demo's Telegram binding has no real bot, and the machine may have no network: ingest
 is pointed at this server instead of api.telegram.org (its `telegram_api_url` setting)
 and its real client calls it. Every call is answered like the Bot API answers success and
-recorded, so the demo can show what Telegram would have been asked to do.
+recorded, so the demo can show what Telegram would have been asked to do. `/hooks/{team}`
+receives the insights routed to a team's webhook.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -31,6 +34,8 @@ class Sandbox:
 
     url: str = ""
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    hooks: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    """Webhook deliveries received at /hooks/{team}: (team, the JSON body)."""
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def wait_for(self, count: int, timeout: float) -> None:
@@ -53,7 +58,25 @@ class Sandbox:
             params = dict(parse_qsl(body.decode("utf-8", "replace")))
         self.calls.append((method, params))
         self._arrived.set()
-        return JSONResponse({"ok": True, "result": True})
+        result: Any = True
+        if method == "sendMessage":  # the Bot API answers with the message it sent
+            result = {
+                "message_id": 90_000 + len(self.calls),
+                "date": int(time.time()),
+                "chat": {"id": int(params.get("chat_id", 0)), "type": "supergroup"},
+                "from": {"id": 700000, "is_bot": True, "first_name": "Hearth"},
+                "text": params.get("text", ""),
+            }
+        return JSONResponse({"ok": True, "result": result})
+
+    async def _hook(self, request: Request) -> JSONResponse:
+        body = await request.body()
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            payload = {}
+        self.hooks.append((request.path_params["team"], payload))
+        return JSONResponse({"ok": True})
 
 
 def _free_port() -> int:
@@ -66,7 +89,12 @@ def _free_port() -> int:
 async def telegram_sandbox() -> AsyncIterator[Sandbox]:
     """Serve the stand-in on a free loopback port for the duration of the block."""
     sandbox = Sandbox()
-    app = Starlette(routes=[Route("/bot{token}/{method}", sandbox._call, methods=["POST"])])
+    app = Starlette(
+        routes=[
+            Route("/bot{token}/{method}", sandbox._call, methods=["POST"]),
+            Route("/hooks/{team}", sandbox._hook, methods=["POST"]),
+        ]
+    )
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

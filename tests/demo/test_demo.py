@@ -81,3 +81,33 @@ def test_a_directory_that_holds_a_platform_is_refused(tmp_path: Path) -> None:
     (tmp_path / "bus.db").write_bytes(b"")
     with pytest.raises(DemoError, match="already holds"):
         asyncio.run(run_demo(tmp_path, now=NOW))
+
+
+def test_a_moderator_removes_the_insults_and_the_third_strike_mutes(report: Report) -> None:
+    removed = {r["text"] for r in report.reviewed if r["verdict"] == "remove"}
+    assert set(TOXIC_RU) <= removed
+    dima = [s for s in report.sanctions if s["platform"] == "telegram"]
+    assert [s["action"] for s in sorted(dima, key=lambda s: s["strikes"])] == [
+        "warn",
+        "warn",
+        "mute",
+    ]
+    calls = [method for platform, method, _ in report.platform_calls if platform == "telegram"]
+    assert "restrictChatMember" in calls
+    assert all(s["result"] == "done" for s in dima), dima
+
+
+def test_the_argument_raises_a_conflict_alert_naming_both_members(report: Report) -> None:
+    alerts = [d for d in report.decisions if d["type"] == "moderation.conflict.detected"]
+    assert alerts
+    names = {report.names.get(m, "") for a in alerts for m in a["conflict"]["members"]}
+    assert {"Dave Kim (slack)", "Erin Walsh (slack)"} <= names
+
+
+def test_feedback_reaches_the_product_teams_webhook(report: Report) -> None:
+    teams = {team for team, _ in report.webhooks}
+    assert "product" in teams
+    labels = " ".join(
+        body["cluster"]["label"] for team, body in report.webhooks if team == "product"
+    )
+    assert "error" in labels or "crash" in labels or "игра" in labels
