@@ -142,13 +142,14 @@ async def _replay_into(
             say("creating the community and its bindings")
             secrets = await _setup(client)
             report.community_id = secrets.community_id
-            say("setting the community's moderation ladder and feedback routing")
+            bus = host.bus
+            assert isinstance(bus, SqliteBus)
+            await _settle(bus, settle_timeout)  # every service has heard of the community
+            say("setting the community's sanctions, feedback routing, badges and core")
             await _configure(client, secrets.community_id, f"{sandbox.url}/hooks")
             say(f"replaying {len(items)} items from Slack, Telegram, Discord and GitHub")
             started = time.monotonic()
             await _replay(client, items, secrets, report)
-            bus = host.bus
-            assert isinstance(bus, SqliteBus)
             say("waiting for moderation, gamification and insights to catch up")
             await _settle(bus, settle_timeout)
             core = await client.post(
@@ -261,6 +262,49 @@ sanctions:
 """
 
 
+# Lumen's own gamification ruleset: the default's points, plus badges and an inner circle.
+GAMIFICATION_RULES = """
+time_zone: Europe/Berlin
+caps:
+  - {per: day, points: 1000}
+rules:
+  - id: message
+    event: community.message.created
+    random: {min: 15, max: 25}
+    cooldown_seconds: 60
+  - id: reaction-received
+    event: community.reaction.added
+    to: receiver
+    points: 5
+    pair_caps:
+      - {per: day, points: 20}
+  - id: issue
+    event: community.issue.opened
+    points: 30
+badges:
+  - id: first-words
+    kind: first
+    rules: [message]
+  - id: helpful
+    kind: threshold
+    rules: [reaction-received]
+    tiers: {bronze: 10, silver: 30, gold: 60}
+    revoke: recheck
+  - id: regular
+    kind: streak
+    per: day
+    length: 5
+    grace: 1
+core:
+  size: 3
+  window_days: 14
+  min_points: 300
+  min_active_days: 5
+  enter_after: 1
+  leave_after: 2
+"""
+
+
 def _routing(webhooks: str) -> str:
     hook = random_secrets.token_hex(16)
     return f"""
@@ -291,23 +335,48 @@ rules:
 """
 
 
-async def _put_yaml(client: httpx.AsyncClient, path: str, source: str) -> None:
-    answer = await client.put(
-        path, content=source.encode(), headers={"Content-Type": "application/yaml"}
-    )
+async def _put_yaml(
+    client: httpx.AsyncClient, path: str, source: str, key: str | None = None
+) -> None:
+    headers = {"Content-Type": "application/yaml"}
+    if key is not None:
+        headers["Authorization"] = f"Bearer {key}"
+    answer = await client.put(path, content=source.encode(), headers=headers)
     if answer.status_code >= 300:
         raise DemoError(f"PUT {path}: {answer.status_code} {answer.text[:500]}")
 
 
 async def _configure(client: httpx.AsyncClient, community_id: str, webhooks: str) -> None:
-    """What a community manager sets up: the sanctions ladder and where feedback goes."""
+    """What a community manager sets up: sanctions, where feedback goes, badges, the core."""
+    manager = await _post(
+        client,
+        "/v1/admin/keys",
+        {
+            "name": "Lumen community manager",
+            "scopes": [
+                "moderation:read",
+                "moderation:write",
+                "gamification:read",
+                "gamification:write",
+                "insights:read",
+                "insights:write",
+            ],
+            "community_ids": [community_id],
+        },
+    )
+    key = manager["key"]
     rules_path = f"/v1/moderation/communities/{community_id}/rules"
     answer = await client.get(rules_path)
     if answer.status_code != 200:
         raise DemoError(f"GET {rules_path}: {answer.status_code} {answer.text[:300]}")
     source = answer.json()["source"]
-    await _put_yaml(client, rules_path, source.rstrip() + "\n" + MODERATION_LADDER)
-    await _put_yaml(client, f"/v1/insights/communities/{community_id}/routing", _routing(webhooks))
+    await _put_yaml(client, rules_path, source.rstrip() + "\n" + MODERATION_LADDER, key)
+    routing = f"/v1/insights/communities/{community_id}/routing"
+    await _put_yaml(client, routing, _routing(webhooks), key)
+    # Gamification has not seen the community's first event yet: a key bound to the
+    # community is what says it belongs to the tenant.
+    gamification = f"/v1/gamification/communities/{community_id}/rules"
+    await _put_yaml(client, gamification, GAMIFICATION_RULES, key)
 
 
 async def _review(

@@ -111,3 +111,10 @@ def test_feedback_reaches_the_product_teams_webhook(report: Report) -> None:
         body["cluster"]["label"] for team, body in report.webhooks if team == "product"
     )
     assert "error" in labels or "crash" in labels or "игра" in labels
+
+
+def test_the_most_active_become_the_core_and_badges_are_earned(report: Report) -> None:
+    core = {report.names.get(member, "") for member in report.core}
+    assert core == {"Alice Moreau (slack)", "Аня (telegram)", "Maxwell (discord)"}
+    assert report.badges["first-words"] >= 15
+    assert report.badges["helpful/bronze"] >= 1
