@@ -74,13 +74,12 @@ def render(report: Report, console: Console) -> None:
         )
 
     console.rule("Gamification")
-    board = Table("rank", "member", "points", "level")
+    board = Table("rank", "member", "points")
     for entry in report.leaderboard:
         board.add_row(
             str(entry.get("rank")),
             report.names.get(entry["member_id"], entry["member_id"]),
             str(entry.get("points")),
-            str(entry.get("level", "")),
         )
     console.print(board)
     if report.badges:
