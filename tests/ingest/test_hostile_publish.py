@@ -46,14 +46,16 @@ async def test_a_slack_event_id_too_long_to_record_is_refused_and_never_publishe
 ) -> None:
     community = await ingest.community()
     binding = await ingest.bind(community, "slack", "T111", {"signing_secret": SECRET})
-    body = with_fields(fixture("slack/message.json"), event_id="Ev" + "9" * 700)
-    for _ in range(2):  # Slack retries what is not answered 2xx
-        answer = await ingest.client.post(
-            binding["webhook_path"], content=body, headers=slack_headers(SECRET, body)
-        )
-        assert answer.status_code == 400, answer.text
-        assert answer.headers["content-type"].startswith("application/problem+json")
-        assert "dedup_key" in answer.json()["detail"]
+    # a reaction's dedup key holds the event_id; a message's holds its id (ts) instead
+    for name in ("reaction_added.json", "message.json"):
+        body = with_fields(fixture(f"slack/{name}"), event_id="Ev" + "9" * 700)
+        for _ in range(2):  # Slack retries what is not answered 2xx
+            answer = await ingest.client.post(
+                binding["webhook_path"], content=body, headers=slack_headers(SECRET, body)
+            )
+            assert answer.status_code == 400, answer.text
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            assert "longer than" in answer.json()["detail"]
     assert await ingest.published(EVENTS, match=_of(community), timeout=2) == []
 
 
