@@ -6,7 +6,8 @@ WEBHOOKS_TOTAL = Counter(
     "hearth_ingest_webhooks_total",
     "Webhook deliveries by platform and outcome "
     "(accepted, duplicate, ignored, replied, bad_signature, malformed, unknown_binding, "
-    "bus_unavailable, too_large).",
+    "bus_unavailable, too_large, rate_limited, foreign_workspace: a verified delivery from "
+    "another workspace than its binding's, ignored).",
     ["platform", "outcome"],
 )
 EVENTS_TOTAL = Counter(
