@@ -220,6 +220,15 @@ PLATFORM = dashboard(
             (quantile(0.95, "hearth_http_request_seconds", "service, route"), "{{route}}"),
             unit="s",
         ),
+        prom(
+            "Platform actions by platform and outcome (1 h)",
+            (
+                "sum by (platform, outcome) (increase(hearth_ingest_action_results_total[1h]))",
+                "{{platform}} {{outcome}}",
+            ),
+            description="Deletes, warnings, mutes, bans and role grants ingest carried out "
+            "on the platforms, by final outcome (retries not counted).",
+        ),
         prom("Targets up", ('up{job="hearth"}', "{{instance}}"), kind="stat"),
     ],
 )

@@ -28,12 +28,14 @@ from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import event as orm_events
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import repository
 from services.ingest.context import IngestContext
+from services.ingest.metrics import ACTION_RESULTS_TOTAL, ACTION_RETRIES_TOTAL
 from services.ingest.outbound.base import (
     ActionOutcome,
     PermanentPlatformError,
@@ -236,6 +238,7 @@ class Dispatcher:
         if not kept:
             log.warning("attempt of action %s outlived its lease; not recorded", row["action_id"])
         elif isinstance(step, Retry):
+            ACTION_RETRIES_TOTAL.labels(platform=row["platform"]).inc()
             log_retry(row["attempts"], step)
             asyncio.get_running_loop().call_later(step.delay, self.wake)
 
@@ -271,6 +274,11 @@ async def record_result(
     result: Result,
 ) -> None:
     """Store an action's outcome and queue it on ingest.action_results.v1 (and the DLQ)."""
+    counted = ACTION_RESULTS_TOTAL.labels(platform=platform.value, action=action, outcome=outcome)
+    # Counted when the result is committed, not when a rolled-back attempt wrote it.
+    orm_events.listen(
+        session.sync_session, "after_commit", lambda _session: counted.inc(), once=True
+    )
     await repository.insert_action_result(
         session,
         action_id=action_id,

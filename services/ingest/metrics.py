@@ -16,3 +16,15 @@ EVENTS_TOTAL = Counter(
     "history read after a lost session, poller, import) and outcome.",
     ["source", "outcome"],
 )
+ACTION_RESULTS_TOTAL = Counter(
+    "hearth_ingest_action_results_total",
+    "Moderation actions and role grants carried out on the platforms, by platform, action "
+    "kind and final outcome (done, platform_error, unsupported, retries_exhausted, "
+    "no_binding, ...), counted once when the result is recorded; retries are not counted.",
+    ["platform", "action", "outcome"],
+)
+ACTION_RETRIES_TOTAL = Counter(
+    "hearth_ingest_action_retries_total",
+    "Platform calls that failed in a way that may pass and were rescheduled, by platform.",
+    ["platform"],
+)

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 
 import pytest
+from prometheus_client import REGISTRY
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -120,6 +121,16 @@ def delete(ingest: Ingest, community: str, message_id: str) -> ModerationAction:
     )
 
 
+def results_counted(platform: str, action: str, outcome: str) -> float:
+    labels = {"platform": platform, "action": action, "outcome": outcome}
+    return REGISTRY.get_sample_value("hearth_ingest_action_results_total", labels) or 0.0
+
+
+def retries_counted(platform: str) -> float:
+    labels = {"platform": platform}
+    return REGISTRY.get_sample_value("hearth_ingest_action_retries_total", labels) or 0.0
+
+
 async def until(condition: Callable[[], bool], timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -172,15 +183,19 @@ async def test_a_rate_limited_community_does_not_hold_up_another(
     limited = await community_on(ingest, GUILD_A)
     other = await community_on(ingest, GUILD_B)
     discord_api.limited_guild = GUILD_A
+    retries_before = retries_counted("discord")
     waiting = ban(ingest, limited)
     await send(ingest, waiting)
     await until(lambda: len(discord_api.calls_to(GUILD_A)) == 1)
 
     passing = ban(ingest, other)
+    bans_done = results_counted("discord", "ban", "done")
     await send(ingest, passing)
 
     result = await result_of(ingest, passing.action_id)
     assert result["outcome"] == "done" and result["attempts"] == 1
+    assert results_counted("discord", "ban", "done") == bans_done + 1
+    assert retries_counted("discord") >= retries_before + 1  # the 429 rescheduled the ban
     assert len(discord_api.calls_to(GUILD_A)) == 1  # not asked again before Retry-After
     [attempt] = await attempts_of(ingest, waiting.action_id)
     assert (attempt["status"], attempt["attempts"]) == ("pending", 1)
