@@ -198,13 +198,21 @@ def _save_key(path: Path, key: str) -> None:
     path.chmod(0o600)
 
 
-async def _post(client: httpx.AsyncClient, path: str, body: Any) -> dict[str, Any]:
-    """POST JSON; waits out 429 and 503 like any well-behaved client."""
+async def _patiently(
+    client: httpx.AsyncClient, method: str, path: str, **kw: Any
+) -> httpx.Response:
+    """Send; on 429 or 503 wait as Retry-After says and send again, as the platforms do."""
     for _ in range(30):
-        answer = await client.post(path, json=body)
+        answer = await client.request(method, path, **kw)
         if answer.status_code not in (429, 503):
-            break
+            return answer
         await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
+    return answer
+
+
+async def _post(client: httpx.AsyncClient, path: str, body: Any) -> dict[str, Any]:
+    """POST JSON and return the answer's body; DemoError unless it succeeded."""
+    answer = await _patiently(client, "POST", path, json=body)
     if answer.status_code >= 300:
         raise DemoError(f"POST {path}: {answer.status_code} {answer.text[:500]}")
     result: dict[str, Any] = answer.json()
@@ -341,7 +349,7 @@ async def _put_yaml(
     headers = {"Content-Type": "application/yaml"}
     if key is not None:
         headers["Authorization"] = f"Bearer {key}"
-    answer = await client.put(path, content=source.encode(), headers=headers)
+    answer = await _patiently(client, "PUT", path, content=source.encode(), headers=headers)
     if answer.status_code >= 300:
         raise DemoError(f"PUT {path}: {answer.status_code} {answer.text[:500]}")
 
@@ -434,7 +442,9 @@ async def _replay(
         else:
             request = builders[item.platform](item, items, secrets)
         async with in_flight:
-            answer = await _patiently(client, request)
+            answer = await _patiently(
+                client, "POST", request.path, content=request.body, headers=request.headers
+            )
         acknowledged[item.seq].set()
         if answer.status_code >= 300:
             report.refused.append(
@@ -446,16 +456,6 @@ async def _replay(
     async with asyncio.TaskGroup() as tasks:
         for item in items:
             tasks.create_task(deliver(item))
-
-
-async def _patiently(client: httpx.AsyncClient, request: Request) -> httpx.Response:
-    """Send; on 429 or 503 wait as Retry-After says and send again, as the platforms do."""
-    for _ in range(30):
-        answer = await client.post(request.path, content=request.body, headers=request.headers)
-        if answer.status_code not in (429, 503):
-            return answer
-        await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
-    return answer
 
 
 async def _settle(bus: SqliteBus, timeout: float) -> None:
@@ -512,12 +512,8 @@ def _note(topic: str, data: dict[str, Any], report: Report, texts: dict[str, str
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: Any) -> Any:
-    """GET a JSON body; waits out 429 and 503 like any well-behaved client."""
-    for _ in range(30):
-        answer = await client.get(path, params=params)
-        if answer.status_code not in (429, 503):
-            break
-        await asyncio.sleep(min(float(answer.headers.get("Retry-After", "1")), 5))
+    """GET a JSON body; DemoError unless it is a 200."""
+    answer = await _patiently(client, "GET", path, params=params)
     if answer.status_code != 200:
         raise DemoError(f"GET {path}: {answer.status_code} {answer.text[:300]}")
     return answer.json()
